@@ -1,0 +1,8 @@
+// gort: a Go-style M:N coroutine runtime for C++20. Umbrella header.
+#pragma once
+
+#include "gort/config.hpp"
+#include "gort/local.hpp"
+#include "gort/runtime.hpp"
+#include "gort/stats.hpp"
+#include "gort/wait_group.hpp"

@@ -1,0 +1,42 @@
+// Scheduler counters (DESIGN §6). A snapshot: counters are read without stopping the world, so
+// values from different processors may be a few events apart.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gort {
+
+struct ProcessorStats {
+  uint64_t runs = 0;          // goroutines this processor resumed
+  uint64_t spawned = 0;       // goroutines created while running on it
+  uint64_t steals = 0;        // successful steals by this processor
+  uint64_t stolen_goroutines = 0;  // goroutines moved in by those steals
+  uint64_t global_pulls = 0;  // batches taken from the global queue
+  uint32_t run_queue_length = 0;
+};
+
+struct SchedulerStats {
+  int procs = 0;
+  int64_t goroutines = 0;        // alive
+  uint64_t goroutines_created = 0;
+  uint64_t threads = 0;          // Ms created
+  uint64_t idle_processors = 0;
+  uint64_t spinning_threads = 0;
+  uint64_t thread_parks = 0;     // Ms that went to sleep on their futex
+  uint64_t thread_wakes = 0;     // futex wakes of parked Ms
+  uint64_t global_queue_length = 0;
+  uint64_t blocking_calls = 0;
+  uint64_t handoffs = 0;         // processors retaken from blocking calls by sysmon
+  uint64_t preempt_requests = 0;
+  uint64_t stack_bytes_reserved = 0;
+  uint64_t stacks_in_use = 0;
+  std::vector<ProcessorStats> processors;
+
+  std::string to_string() const;  // multi-line human-readable form
+};
+
+SchedulerStats stats();
+
+}  // namespace gort

@@ -1,0 +1,94 @@
+// Goroutine stacks: reserved, lazily committed regions carved from large arenas.
+//
+// A stack slot is `guard + usable` bytes of one big MAP_NORESERVE mapping (an arena); the kernel
+// commits pages only as the goroutine touches them, so a parked goroutine that used < 4 KiB costs
+// one page plus its share of page tables. Slots of the default size are recycled through a
+// per-P cache (owner-only, no atomics) backed by a global pool under a mutex; only the scavenger
+// (called from sysmon) gives pages of idle cached stacks back to the kernel, never the spawn path.
+//
+// Guards, probed once at stack_system_init():
+//   1. madvise(MADV_GUARD_INSTALL) on the slot's lowest page (Linux >= 6.13): no new VMAs.
+//   2. mprotect(PROT_NONE) guard pages while the VMA budget derived from vm.max_map_count allows.
+//   3. no guard: a canary word at the lowest usable address, checked by the scheduler at each
+//      switch (stack_canary_ok).
+// The mode actually used is reported once on stderr when it is not the first.
+//
+// Overflow: a SIGSEGV handler on an alternate signal stack recognizes faults in a guard region
+// and prints, through the describer the runtime installs, a line such as
+//   goroutine 17 stack overflow (reserved 256 KiB), created at main.cpp:12
+// then aborts. Other faults are passed on to the previously installed handler (ASan's, or the
+// default action).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace gort::rt {
+
+inline constexpr size_t kDefaultStackReserve = 256 * 1024;  // DESIGN §3: 4.6 KiB/parked G floor
+
+struct Stack {
+  char* lo = nullptr;    // lowest usable byte (just above the guard)
+  char* hi = nullptr;    // one past the highest usable byte: the initial stack top
+  size_t reserved = 0;   // hi - lo
+  uint32_t size_class = 0;  // allocator bookkeeping; opaque to callers
+  bool valid() const { return lo != nullptr; }
+};
+
+enum class GuardMode : uint8_t { kGuardInstall, kMprotect, kCanary };
+
+// Per-P cache of free stacks of the default size. Owner-only (the P's current M); not thread-safe.
+class StackCache {
+ public:
+  StackCache() = default;
+  StackCache(const StackCache&) = delete;
+  StackCache& operator=(const StackCache&) = delete;
+  ~StackCache();
+  size_t size() const { return count_; }
+
+ private:
+  friend struct StackAllocator;
+  static constexpr size_t kCapacity = 64;  // refill/flush half (32) from/to the global pool
+  Stack items_[kCapacity];
+  size_t count_ = 0;
+};
+
+// Writes a one-line description of the goroutine that owns the stack [lo, hi) into buf
+// (async-signal-safe: no allocation, no locks). Returns the length written.
+using OverflowDescriber = size_t (*)(const char* stack_lo, const char* stack_hi, char* buf, size_t len);
+
+// Process-wide set-up: probes the guard mode, sets the default reservation, installs the
+// SIGSEGV handler. Idempotent; later calls only update the default reservation.
+void stack_system_init(size_t default_reserve);
+// Gives the calling thread an alternate signal stack so overflow reports can run. Call once per
+// thread that runs goroutines (every M and the thread calling gort::run).
+void stack_thread_init();
+void stack_set_overflow_describer(OverflowDescriber describer);
+
+// Allocates a stack with at least `reserve` usable bytes (0 = the default). `cache` may be null
+// (then the global pool is used). Returns an invalid Stack when address space or the mapping
+// limit is exhausted.
+Stack stack_allocate(size_t reserve, StackCache* cache);
+// Returns a stack for reuse. `cache` may be null.
+void stack_release(const Stack& stack, StackCache* cache);
+// Moves every stack of `cache` to the global pool (a P going away).
+void stack_cache_flush(StackCache* cache);
+// Gives back to the kernel the pages of stacks idle in the global pool since the previous call
+// (MADV_FREE / MADV_DONTNEED). Called periodically by sysmon. Returns bytes advised away.
+size_t stack_scavenge();
+
+GuardMode stack_guard_mode();
+size_t stack_default_reserve();
+// Canary mode only (always true otherwise): whether the word at the stack's low end is intact.
+bool stack_canary_ok(const Stack& stack);
+
+struct StackStats {
+  uint64_t arenas_mapped = 0;     // number of arena mappings
+  uint64_t bytes_reserved = 0;    // address space reserved for stacks
+  uint64_t stacks_in_use = 0;
+  uint64_t stacks_cached = 0;     // in the global pool (per-P caches not counted)
+  uint64_t scavenged_bytes = 0;   // total given back by stack_scavenge
+};
+StackStats stack_stats();
+
+}  // namespace gort::rt
