@@ -53,6 +53,7 @@ struct Context {
 #endif
 #if defined(GORT_TSAN)
   void* tsan_fiber = nullptr;
+  bool tsan_fiber_owned = false;  // created by init(); a thread's own fiber is never destroyed
 #endif
 
   // Makes a fresh goroutine context on [lo, lo+size).
@@ -62,6 +63,7 @@ struct Context {
     handle = gort_ctx_make(static_cast<char*>(lo) + size, entry, arg);
 #if defined(GORT_TSAN)
     tsan_fiber = __tsan_create_fiber(0);
+    tsan_fiber_owned = true;
 #endif
   }
 
@@ -79,19 +81,22 @@ struct Context {
     }
 #if defined(GORT_TSAN)
     tsan_fiber = __tsan_get_current_fiber();
+    tsan_fiber_owned = false;
 #endif
   }
 
   void destroy() {
 #if defined(GORT_TSAN)
-    if (tsan_fiber) __tsan_destroy_fiber(tsan_fiber);
+    if (tsan_fiber && tsan_fiber_owned) __tsan_destroy_fiber(tsan_fiber);
     tsan_fiber = nullptr;
+    tsan_fiber_owned = false;
 #endif
   }
 
   // Suspends `this` (the running context) and resumes `to`. If `this` is finished for good
   // (`exiting`), ASan may drop its fake stack.
   inline void switch_to(Context& to, bool exiting = false) {
+    (void)exiting;  // only ASan uses it
 #if defined(GORT_ASAN)
     __sanitizer_start_switch_fiber(exiting ? nullptr : &asan_fake_stack, to.stack_lo, to.stack_size);
 #endif

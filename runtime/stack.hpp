@@ -3,15 +3,17 @@
 // A stack slot is `guard + usable` bytes of one big MAP_NORESERVE mapping (an arena); the kernel
 // commits pages only as the goroutine touches them, so a parked goroutine that used < 4 KiB costs
 // one page plus its share of page tables. Slots of the default size are recycled through a
-// per-P cache (owner-only, no atomics) backed by a global pool under a mutex; only the scavenger
-// (called from sysmon) gives pages of idle cached stacks back to the kernel, never the spawn path.
+// per-P cache (owner-only: no locks, no atomic read-modify-writes) backed by a global pool under
+// a mutex; only the scavenger (called from sysmon) gives pages of idle cached stacks back to the
+// kernel, never the spawn path.
 //
 // Guards, probed once at stack_system_init():
 //   1. madvise(MADV_GUARD_INSTALL) on the slot's lowest page (Linux >= 6.13): no new VMAs.
 //   2. mprotect(PROT_NONE) guard pages while the VMA budget derived from vm.max_map_count allows.
 //   3. no guard: a canary word at the lowest usable address, checked by the scheduler at each
 //      switch (stack_canary_ok).
-// The mode actually used is reported once on stderr when it is not the first.
+// The mode actually used is reported once on stderr when it is not the first. The environment
+// variable GORT_STACK_GUARD=mprotect|canary forces a weaker mode (to exercise fallbacks in CI).
 //
 // Overflow: a SIGSEGV handler on an alternate signal stack recognizes faults in a guard region
 // and prints, through the describer the runtime installs, a line such as
@@ -20,6 +22,7 @@
 // default action).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -51,6 +54,13 @@ class StackCache {
   static constexpr size_t kCapacity = 64;  // refill/flush half (32) from/to the global pool
   Stack items_[kCapacity];
   size_t count_ = 0;
+  // For stack_stats() only: the owner mirrors count_ here (a plain store, no read-modify-write)
+  // so that stats can sum the caches without a data race. Caches are linked into a registry
+  // (under the allocator's mutex) the first time they are used, and unlinked by the destructor.
+  std::atomic<size_t> published_count_{0};
+  StackCache* reg_prev_ = nullptr;
+  StackCache* reg_next_ = nullptr;
+  bool registered_ = false;
 };
 
 // Writes a one-line description of the goroutine that owns the stack [lo, hi) into buf
@@ -88,7 +98,21 @@ struct StackStats {
   uint64_t stacks_in_use = 0;
   uint64_t stacks_cached = 0;     // in the global pool (per-P caches not counted)
   uint64_t scavenged_bytes = 0;   // total given back by stack_scavenge
+  uint64_t stacks_in_p_caches = 0;  // held by per-P caches (neither in use nor in the pool)
+  uint64_t guarded_slots = 0;     // slots carved with a guard (MADV_GUARD_INSTALL or mprotect)
+  uint64_t canary_slots = 0;      // slots carved without a guard (canary only)
 };
 StackStats stack_stats();
+
+// Whether the stack has a real guard below lo (false: canary only).
+bool stack_is_guarded(const Stack& stack);
+
+// ---- testing ---------------------------------------------------------------------------------
+// Forces the guard mode used for slots carved from now on (slots already carved keep theirs, as
+// recycled slots always do). kGuardInstall is refused (the mode is left unchanged) when the kernel
+// lacks it. Returns the previous mode. stack_system_init must have run.
+GuardMode stack_force_guard_mode_for_testing(GuardMode mode);
+// Sets how many more mprotect guards may be installed before new slots fall back to canaries.
+void stack_set_mprotect_guard_budget_for_testing(size_t guards);
 
 }  // namespace gort::rt

@@ -1,6 +1,7 @@
 // The runtime: start it, spawn goroutines, yield, run blocking calls, ask what is going on.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <source_location>
@@ -16,7 +17,8 @@ namespace detail {
 int run_main(std::function<int()> main, const Config& config);
 void blocking_enter();
 void blocking_exit();
-bool preempt_requested() noexcept;
+// Number of processors sysmon has asked to give up their goroutine (see preempt_point).
+extern std::atomic<uint32_t> preempt_pending;
 void preempt_slow();
 }  // namespace detail
 
@@ -53,7 +55,7 @@ void yield();
 // Cheap check for CPU-bound loops: yields if sysmon asked this goroutine to give up its processor
 // (it ran > 10 ms without a yield point). Costs one load when there is no request.
 inline void preempt_point() {
-  if (detail::preempt_requested()) detail::preempt_slow();
+  if (detail::preempt_pending.load(std::memory_order_relaxed) != 0) detail::preempt_slow();
 }
 
 // Runs `fn` on the current thread while telling the scheduler this thread may block: if it takes

@@ -1,5 +1,5 @@
-// Plumbing for gort::go: the goroutine's callable is constructed directly on its own stack, so a
-// spawn allocates nothing from the heap. Not API.
+// Plumbing for gort::go: the goroutine's callable is constructed in place inside the goroutine's
+// descriptor (or, when large, in one heap block), so a small spawn allocates nothing. Not API.
 #pragma once
 
 #include <cstddef>
@@ -16,14 +16,16 @@ namespace gort::detail {
 struct SpawnRequest {
   size_t closure_size;
   size_t closure_align;
-  void (*run)(void* closure);  // invokes the callable, then destroys it
+  // run(closure, true) invokes the callable, then destroys it; run(closure, false) only destroys
+  // it (a goroutine abandoned before it started).
+  void (*run)(void* closure, bool invoke);
   SpawnOptions options;
   std::source_location where;
 };
 
 struct PendingSpawn {
   void* goroutine;  // runtime handle
-  void* closure;    // storage of closure_size bytes on the new goroutine's stack
+  void* closure;    // storage of closure_size bytes, owned by the goroutine
 };
 
 // Reserves a goroutine and room for its callable. Throws std::logic_error when no runtime is
@@ -35,13 +37,13 @@ uint64_t spawn_commit(void* goroutine);
 void spawn_abort(void* goroutine) noexcept;
 
 template <class Fn>
-void run_closure(void* p) {
+void run_closure(void* p, bool invoke) {
   Fn* fn = static_cast<Fn*>(p);
   struct Destroy {
     Fn* fn;
     ~Destroy() { fn->~Fn(); }
   } destroy{fn};
-  (*fn)();
+  if (invoke) (*fn)();
 }
 
 template <class F>

@@ -1,0 +1,81 @@
+// gort::blocking(fn): running code that may block the OS thread without stalling the processor.
+//
+// Entering marks the P kBlocking and leaves it attached (cheap: no handoff for short calls).
+// sysmon retakes a P that stayed kBlocking across one of its ticks (>= 20 µs) when there is work
+// for it, or when no other M is spinning or idle, and hands it to another M (Go's retake). On
+// exit the M CASes its P back to kRunning; if the P was taken it looks for an idle one, and
+// failing that queues its goroutine globally and parks the thread.
+#include <stdexcept>
+
+#include "gort/runtime.hpp"
+#include "runtime/sched.hpp"
+
+namespace gort::detail {
+
+using namespace gort::rt;
+
+void blocking_enter() {
+  M* m = current_m();
+  if (m == nullptr || m->curg == nullptr) return;  // a plain thread: nothing to hand off
+  if (m->in_blocking) {
+    ++m->blocking_nest;
+    return;
+  }
+  P* p = m->p;
+  m->curg->set_status(GStatus::kRunning, GStatus::kBlocking);
+  m->in_blocking = true;
+  p->blocktick.store(p->blocktick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  p->status.store(PStatus::kBlocking, std::memory_order_seq_cst);  // sysmon may now retake it
+  sched->nmblocking.fetch_add(1, std::memory_order_seq_cst);
+  sched->blocking_calls.fetch_add(1, std::memory_order_relaxed);
+  if (sched->sysmon_sleeping.load(std::memory_order_seq_cst)) sysmon_wake();
+}
+
+void blocking_exit() {
+  M* m = current_m();
+  if (m == nullptr || m->curg == nullptr) return;
+  if (m->blocking_nest > 0) {
+    --m->blocking_nest;
+    return;
+  }
+  G* g = m->curg;
+  sched->nmblocking.fetch_sub(1, std::memory_order_seq_cst);
+  P* p = m->p;
+  PStatus expected = PStatus::kBlocking;
+  if (p->status.compare_exchange_strong(expected, PStatus::kRunning, std::memory_order_acq_rel)) {
+    m->in_blocking = false;
+    g->set_status(GStatus::kBlocking, GStatus::kRunning);
+    return;
+  }
+  // sysmon gave our P to another M. Find another one or give the goroutine up.
+  m->p = nullptr;
+  m->in_blocking = false;
+  P* np = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(sched->lock);
+    np = sched->pidle;
+    if (np) {
+      sched->pidle = np->idle_next;
+      np->idle_next = nullptr;
+      sched->npidle.fetch_sub(1, std::memory_order_seq_cst);
+    }
+  }
+  if (np) {
+    np->m = m;
+    np->status.store(PStatus::kRunning, std::memory_order_release);
+    m->p = np;
+    g->set_status(GStatus::kBlocking, GStatus::kRunning);
+    return;
+  }
+  g->set_status(GStatus::kBlocking, GStatus::kRunnable);
+  m->curg = nullptr;
+  m->after_switch = AfterSwitch{[](G* x, void*) {
+                                  sched->runq.push(x);
+                                  wakep();
+                                },
+                                g, nullptr};
+  g->ctx.switch_to(m->g0);
+  current_m()->finish_switch();
+}
+
+}  // namespace gort::detail

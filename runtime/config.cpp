@@ -1,0 +1,71 @@
+#include "runtime/config.hpp"
+
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <sched.h>
+#include <unistd.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "runtime/stack.hpp"
+
+namespace gort::rt {
+
+int available_cpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+namespace {
+
+int64_t env_int(const char* name, int64_t lo, int64_t hi) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return 0;
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(v, &n) || n < lo || n > hi) {
+    throw std::invalid_argument(
+        absl::StrFormat("gort: %s=%s is not a number in [%d, %d]", name, v, lo, hi));
+  }
+  return n;
+}
+
+}  // namespace
+
+Config resolve_config(const Config& requested) {
+  Config c = requested;
+  if (c.procs <= 0) c.procs = static_cast<int>(env_int("GORT_PROCS", 1, 4096));
+  if (c.procs <= 0) c.procs = available_cpus();
+  if (c.stack_size == 0) c.stack_size = static_cast<size_t>(env_int("GORT_STACK_KB", 16, 1 << 20)) * 1024;
+  if (c.stack_size == 0) c.stack_size = kDefaultStackReserve;
+  if (const char* dbg = std::getenv("GORT_DEBUG"); dbg != nullptr && *dbg != '\0') {
+    for (absl::string_view item : absl::StrSplit(dbg, ',', absl::SkipEmpty())) {
+      std::pair<absl::string_view, absl::string_view> kv =
+          absl::StrSplit(item, absl::MaxSplits('=', 1));
+      int64_t value = 0;
+      if (!absl::SimpleAtoi(kv.second, &value)) {
+        throw std::invalid_argument(absl::StrFormat("gort: GORT_DEBUG item '%s' needs =NUMBER", item));
+      }
+      if (kv.first == "migrate") {
+        c.migrate_on_yield = c.migrate_on_yield || value != 0;
+      } else if (kv.first == "schedtrace") {
+        if (c.schedtrace.count() == 0) c.schedtrace = std::chrono::milliseconds(value);
+      } else {
+        throw std::invalid_argument(absl::StrFormat(
+            "gort: unknown GORT_DEBUG item '%s' (known: migrate=0|1, schedtrace=MS)", kv.first));
+      }
+    }
+  }
+  return c;
+}
+
+}  // namespace gort::rt

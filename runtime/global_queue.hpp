@@ -1,0 +1,64 @@
+// GlobalQueue: the FIFO of runnable goroutines not owned by any P (overflow from full rings,
+// goroutines readied from outside the runtime, yields in migrate mode). A mutex-protected
+// intrusive list (G::sched_next); `size_` is readable without the lock so the scheduler can skip
+// an empty queue with one load.
+//
+// Memory order of size_: written under the lock with release stores; lock-free readers use
+// acquire loads but treat the value as a hint and re-check under the lock before relying on it.
+// The lost-wakeup guard does not depend on it: producers publish, then issue a seq_cst fence,
+// then look for spinning Ms (see sched.cpp).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+#include "runtime/goroutine.hpp"
+
+namespace gort::rt {
+
+class GlobalQueue {
+ public:
+  void push(G* g);
+  // Appends the list first..last (linked through sched_next) of n goroutines in one lock.
+  void push_batch(G* first, G* last, uint32_t n);
+  // Takes up to max goroutines; the first is returned, the rest are pushed to `ring_push`
+  // (owner push into the caller's P), which must not fail for up to max-1 elements.
+  G* pop();
+  template <class Push>
+  G* pop_batch(uint32_t max, Push&& ring_push);
+  uint64_t size() const { return size_.load(std::memory_order_acquire); }
+  bool empty() const { return size() == 0; }
+  // Removes everything (shutdown); returns the list.
+  G* drain();
+
+ private:
+  std::mutex mu_;
+  G* head_ = nullptr;
+  G* tail_ = nullptr;
+  std::atomic<uint64_t> size_{0};
+};
+
+template <class Push>
+G* GlobalQueue::pop_batch(uint32_t max, Push&& ring_push) {
+  if (empty()) return nullptr;
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t n = size_.load(std::memory_order_relaxed);
+  if (n == 0) return nullptr;
+  if (n > max) n = max;
+  G* first = head_;
+  head_ = first->sched_next;
+  G* cur = head_;
+  for (uint64_t i = 1; i < n; ++i) {
+    G* next = cur->sched_next;
+    ring_push(cur);
+    cur = next;
+  }
+  head_ = cur;
+  if (head_ == nullptr) tail_ = nullptr;
+  size_.store(size_.load(std::memory_order_relaxed) - n, std::memory_order_release);
+  first->sched_next = nullptr;
+  return first;
+}
+
+}  // namespace gort::rt

@@ -1,0 +1,347 @@
+// Goroutine descriptors: allocation, spawning, the entry trampoline's C++ half, and the
+// description used by overflow and crash reports.
+#include "runtime/goroutine.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <typeinfo>
+#include <vector>
+
+#include <cxxabi.h>
+
+#include "gort/runtime.hpp"
+#include "runtime/fatal.hpp"
+#include "runtime/local_storage.hpp"
+#include "runtime/sched.hpp"
+
+namespace gort::rt {
+
+// Callables larger than G::kInlineClosure live in one heap block of this alignment.
+constexpr size_t kHeapClosureAlign = 64;
+
+const char* to_string(GStatus s) {
+  switch (s) {
+    case GStatus::kIdle: return "idle";
+    case GStatus::kRunnable: return "runnable";
+    case GStatus::kRunning: return "running";
+    case GStatus::kWaiting: return "waiting";
+    case GStatus::kBlocking: return "blocking";
+    case GStatus::kDead: return "dead";
+  }
+  return "?";
+}
+
+void G::set_status(GStatus from, GStatus to) {
+  GStatus seen = status.load(std::memory_order_relaxed);
+  if (seen != from) {
+    fatalf("goroutine %llu: bad status transition %s -> %s (status was %s)",
+           static_cast<unsigned long long>(id), to_string(from), to_string(to), to_string(seen));
+  }
+  // Release: a goroutine handed to another M through a queue carries its writes (the queues
+  // themselves also order this); relaxed readers (dumps) only need a plausible value.
+  status.store(to, std::memory_order_release);
+}
+
+// Descriptor slabs ------------------------------------------------------------------------------
+
+namespace {
+
+constexpr size_t kSlabSize = 64;
+constexpr uint32_t kLocalFreeMax = 128;  // per-P free list: spill half beyond this (Go: 64/32)
+
+struct GlobalFree {
+  std::mutex mu;
+  G* list = nullptr;
+  uint64_t count = 0;
+  std::vector<G*> slabs;  // append-only
+};
+
+GlobalFree& global_free() {
+  static GlobalFree* gf = new GlobalFree();  // never destroyed: descriptors outlive runtimes
+  return *gf;
+}
+
+// Requires gf.mu.
+G* new_slab(GlobalFree& gf) {
+  G* slab = new G[kSlabSize];
+  gf.slabs.push_back(slab);
+  for (size_t i = 1; i < kSlabSize; ++i) {
+    slab[i].sched_next = gf.list;
+    gf.list = &slab[i];
+    ++gf.count;
+  }
+  return &slab[0];
+}
+
+P* owned_p_here() {
+  M* m = current_m();
+  return (m != nullptr && !m->in_blocking) ? m->p : nullptr;
+}
+
+}  // namespace
+
+G* g_alloc() {
+  GlobalFree& gf = global_free();
+  P* p = owned_p_here();
+  if (p == nullptr) {
+    std::lock_guard<std::mutex> lock(gf.mu);
+    if (G* g = gf.list) {
+      gf.list = g->sched_next;
+      --gf.count;
+      g->sched_next = nullptr;
+      return g;
+    }
+    return new_slab(gf);
+  }
+  if (p->free_gs == nullptr) {
+    std::lock_guard<std::mutex> lock(gf.mu);
+    for (uint32_t i = 0; i < kLocalFreeMax / 2 && gf.list; ++i) {
+      G* g = gf.list;
+      gf.list = g->sched_next;
+      --gf.count;
+      g->sched_next = p->free_gs;
+      p->free_gs = g;
+      ++p->free_gs_count;
+    }
+    if (p->free_gs == nullptr) return new_slab(gf);
+  }
+  G* g = p->free_gs;
+  p->free_gs = g->sched_next;
+  --p->free_gs_count;
+  g->sched_next = nullptr;
+  return g;
+}
+
+void g_free(G* g) {
+  g->locals = nullptr;
+  g->locked_m = nullptr;
+  g->pin_depth = 0;
+  g->avoid_m = nullptr;
+  g->wait_reason = nullptr;
+  g->started = false;
+  g->closure = nullptr;
+  g->run = nullptr;
+  GlobalFree& gf = global_free();
+  P* p = owned_p_here();
+  if (p == nullptr) {
+    std::lock_guard<std::mutex> lock(gf.mu);
+    g->sched_next = gf.list;
+    gf.list = g;
+    ++gf.count;
+    return;
+  }
+  g->sched_next = p->free_gs;
+  p->free_gs = g;
+  if (++p->free_gs_count > kLocalFreeMax) {
+    std::lock_guard<std::mutex> lock(gf.mu);
+    while (p->free_gs_count > kLocalFreeMax / 2) {
+      G* x = p->free_gs;
+      p->free_gs = x->sched_next;
+      --p->free_gs_count;
+      x->sched_next = gf.list;
+      gf.list = x;
+      ++gf.count;
+    }
+  }
+}
+
+void g_free_list_return(P* p) {
+  GlobalFree& gf = global_free();
+  std::lock_guard<std::mutex> lock(gf.mu);
+  while (G* x = p->free_gs) {
+    p->free_gs = x->sched_next;
+    x->sched_next = gf.list;
+    gf.list = x;
+    ++gf.count;
+  }
+  p->free_gs_count = 0;
+}
+
+void g_slabs_visit(void (*visit)(G*, void*), void* arg) {
+  GlobalFree& gf = global_free();
+  std::vector<G*> slabs;
+  {
+    std::lock_guard<std::mutex> lock(gf.mu);
+    slabs = gf.slabs;
+  }
+  for (G* slab : slabs) {
+    for (size_t i = 0; i < kSlabSize; ++i) visit(&slab[i], arg);
+  }
+}
+
+// Entry and exit ---------------------------------------------------------------------------------
+
+namespace {
+
+[[noreturn]] void die_uncaught(G* g, const char* type, const char* what) {
+  char buf[1024];
+  size_t n = 0;
+  n = append_str(buf, n, sizeof buf, "gort: goroutine ");
+  n = append_u64(buf, n, sizeof buf, g->id);
+  n = append_str(buf, n, sizeof buf, " terminated by an uncaught exception");
+  if (type) {
+    n = append_str(buf, n, sizeof buf, " of type ");
+    n = append_str(buf, n, sizeof buf, type);
+  }
+  if (what) {
+    n = append_str(buf, n, sizeof buf, ": ");
+    n = append_str(buf, n, sizeof buf, what);
+  }
+  n = append_str(buf, n, sizeof buf, "\n  goroutine ");
+  n = append_u64(buf, n, sizeof buf, g->id);
+  n = append_str(buf, n, sizeof buf, " was created at ");
+  n = append_str(buf, n, sizeof buf, g->file ? g->file : "?");
+  n = append_str(buf, n, sizeof buf, ":");
+  n = append_u64(buf, n, sizeof buf, g->line);
+  if (g->function) {
+    n = append_str(buf, n, sizeof buf, " in ");
+    n = append_str(buf, n, sizeof buf, g->function);
+  }
+  n = append_str(buf, n, sizeof buf, "\n");
+  write_stderr(buf, n);
+  std::abort();
+}
+
+const char* current_exception_type(char* buf, size_t cap) {
+  const std::type_info* t = abi::__cxa_current_exception_type();
+  if (!t) return nullptr;
+  int status = 0;
+  char* name = abi::__cxa_demangle(t->name(), nullptr, nullptr, &status);
+  size_t n = append_str(buf, 0, cap, status == 0 && name ? name : t->name());
+  (void)n;
+  std::free(name);
+  return buf;
+}
+
+}  // namespace
+
+void g_entry(void* arg) {
+  Context::on_entry();
+  current_m()->finish_switch();
+  G* g = static_cast<G*>(arg);
+  try {
+    g->run(g->closure, true);
+  } catch (const std::exception& e) {
+    char type[256];
+    die_uncaught(g, current_exception_type(type, sizeof type), e.what());
+  } catch (...) {
+    char type[256];
+    die_uncaught(g, current_exception_type(type, sizeof type), nullptr);
+  }
+  g_exit(g);
+}
+
+void g_exit(G* g) {
+  if (g->closure_on_heap) {
+    ::operator delete(g->closure, std::align_val_t(kHeapClosureAlign));
+    g->closure_on_heap = false;
+  }
+  local_storage_destroy(g);
+  exit_current(g);
+}
+
+// Overflow description (async-signal-safe) ---------------------------------------------------------
+
+namespace {
+
+size_t describe_overflow(const char* lo, const char* hi, char* buf, size_t cap) {
+  (void)lo;
+  G* g = *reinterpret_cast<G* const*>(hi - 16);
+  size_t n = 0;
+  // The slot may belong to a stack that is cached, not running; only trust a plausible owner.
+  if (g == nullptr || g->stack.hi != hi) {
+    n = append_str(buf, n, cap, "goroutine ? stack overflow (reserved ");
+    n = append_u64(buf, n, cap, static_cast<uint64_t>(hi - lo) / 1024);
+    return append_str(buf, n, cap, " KiB)");
+  }
+  n = append_str(buf, n, cap, "goroutine ");
+  n = append_u64(buf, n, cap, g->id);
+  n = append_str(buf, n, cap, " stack overflow (reserved ");
+  n = append_u64(buf, n, cap, g->stack.reserved / 1024);
+  n = append_str(buf, n, cap, " KiB), created at ");
+  n = append_str(buf, n, cap, g->file ? g->file : "?");
+  n = append_str(buf, n, cap, ":");
+  n = append_u64(buf, n, cap, g->line);
+  if (g->function) {
+    n = append_str(buf, n, cap, " in ");
+    n = append_str(buf, n, cap, g->function);
+  }
+  return n;
+}
+
+}  // namespace
+
+void install_overflow_describer() { stack_set_overflow_describer(describe_overflow); }
+
+}  // namespace gort::rt
+
+// Spawning ---------------------------------------------------------------------------------------
+
+namespace gort::detail {
+
+using namespace gort::rt;
+
+namespace {
+std::atomic<uint64_t> next_goid{1};
+constexpr uint64_t kGoidBatch = 16;  // Go's _GoidCacheBatch
+}  // namespace
+
+PendingSpawn spawn_begin(const SpawnRequest& req) {
+  if (sched == nullptr) {
+    throw std::logic_error("gort::go: no runtime is running (spawn goroutines inside gort::run)");
+  }
+  G* g = g_alloc();
+  g->file = req.where.file_name();
+  g->line = req.where.line();
+  g->function = req.where.function_name();
+  g->run = req.run;
+  g->stack_request = req.options.stack_size;
+  g->started = false;
+  if (req.closure_size <= G::kInlineClosure && req.closure_align <= 16) {
+    g->closure = g->inline_closure;
+    g->closure_on_heap = false;
+  } else {
+    try {
+      if (req.closure_align > kHeapClosureAlign) throw std::bad_alloc();
+      g->closure = ::operator new(req.closure_size, std::align_val_t(kHeapClosureAlign));
+    } catch (...) {
+      g_free(g);
+      throw;
+    }
+    g->closure_on_heap = true;
+  }
+  return PendingSpawn{g, g->closure};
+}
+
+uint64_t spawn_commit(void* handle) {
+  G* g = static_cast<G*>(handle);
+  M* m = current_m();
+  P* p = (m != nullptr && !m->in_blocking) ? m->p : nullptr;
+  if (p) {
+    if (p->next_id == p->end_id) {
+      p->next_id = next_goid.fetch_add(kGoidBatch, std::memory_order_relaxed);
+      p->end_id = p->next_id + kGoidBatch;
+    }
+    g->id = p->next_id++;
+    count(p->spawned);
+  } else {
+    g->id = next_goid.fetch_add(1, std::memory_order_relaxed);
+    sched->created_external.fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t id = g->id;
+  ready_new(g);
+  return id;
+}
+
+void spawn_abort(void* handle) noexcept {
+  G* g = static_cast<G*>(handle);
+  if (g->closure_on_heap) ::operator delete(g->closure, std::align_val_t(kHeapClosureAlign));
+  g->closure_on_heap = false;
+  g_free(g);
+}
+
+}  // namespace gort::detail

@@ -1,0 +1,76 @@
+// G: one goroutine. Descriptors live in slabs that are never returned to the heap (like Go's
+// allgs), recycled through per-P free lists, so the goroutine dump can walk every descriptor
+// without locks on the spawn path. A goroutine gets its stack when it first runs, not when it
+// is spawned: a million spawned-but-not-started goroutines cost a descriptor each, and a
+// started goroutine usually reuses a stack that is already resident in the P's cache.
+//
+// Status and ownership (all transitions go through set_status, which checks the edge):
+//   kIdle      on a free list; nobody runs it.
+//   kRunnable  on exactly one run queue (a P's ring or runnext, the global queue) or being
+//              handed over; whoever pops it owns it.
+//   kRunning   owned by the M whose curg it is; its stack is live.
+//   kWaiting   parked: owned by the wait structure it sits in (semaphore queue, ...); a waker
+//              makes it kRunnable exactly once.
+//   kBlocking  running inside gort::blocking(): its M may have lost its P.
+//   kDead      finished; stack released; about to go back to a free list.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "runtime/context.hpp"
+#include "runtime/stack.hpp"
+
+namespace gort::rt {
+
+struct M;
+
+enum class GStatus : uint32_t { kIdle, kRunnable, kRunning, kWaiting, kBlocking, kDead };
+const char* to_string(GStatus s);
+
+struct LocalSlot;
+
+struct alignas(64) G {
+  Context ctx;
+  Stack stack;
+  uint64_t id = 0;
+  std::atomic<GStatus> status{GStatus::kIdle};
+  uint32_t line = 0;          // creation site
+  const char* file = nullptr;
+  const char* function = nullptr;
+  void (*run)(void*, bool) = nullptr;  // the user's callable
+  void* closure = nullptr;    // points into inline_closure or to a heap block
+  size_t stack_request = 0;   // per-goroutine reservation (0 = default)
+  G* sched_next = nullptr;    // intrusive link: global queue, free lists
+  const char* wait_reason = nullptr;
+  int64_t wait_since_ns = 0;
+  LocalSlot* locals = nullptr;  // goroutine-local storage, created on first use
+  M* locked_m = nullptr;      // ThreadPin: the only M allowed to run this G
+  uint32_t pin_depth = 0;
+  M* avoid_m = nullptr;       // GORT_DEBUG=migrate: do not resume on this M
+  bool closure_on_heap = false;
+  bool started = false;
+  static constexpr size_t kInlineClosure = 48;
+  alignas(16) unsigned char inline_closure[kInlineClosure];
+
+  void set_status(GStatus from, GStatus to);  // checked transition
+};
+
+// Free-list handling of descriptors. Owner-only per-P lists; a global list under a lock.
+G* g_alloc();               // a descriptor in kIdle, from the current P's list or the global one
+void g_free(G* g);          // back to a free list (status must be kDead or kIdle)
+// Visits every descriptor ever allocated (dead ones included). Racy by design: used by dumps,
+// stats and shutdown (after every M has stopped).
+template <class F> void for_each_g(F&& f);
+void g_slabs_visit(void (*visit)(G*, void*), void* arg);
+template <class F> void for_each_g(F&& f) {
+  g_slabs_visit([](G* g, void* a) { (*static_cast<F*>(a))(g); }, &f);
+}
+
+// Entry point of every goroutine stack (runs on the new stack; never returns).
+void g_entry(void* arg);
+// Called by the last act of a goroutine (after its callable returned).
+[[noreturn]] void g_exit(G* g);
+
+}  // namespace gort::rt

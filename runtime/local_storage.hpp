@@ -1,0 +1,19 @@
+// Goroutine-local storage: a short list of (key, value, destroy) per goroutine, created on first
+// use. Goroutines rarely hold more than a handful of locals, so a list beats a hash map here.
+#pragma once
+
+#include "runtime/goroutine.hpp"
+
+namespace gort::rt {
+
+struct LocalSlot {
+  const void* key;
+  void* value;
+  void (*destroy)(void*);
+  LocalSlot* next;
+};
+
+// Runs the destructors of g's locals, newest first (on g's own stack, before it exits).
+void local_storage_destroy(G* g);
+
+}  // namespace gort::rt

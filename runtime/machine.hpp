@@ -1,0 +1,70 @@
+// M: an OS thread that runs goroutines while it holds a P. Its own thread stack is its g0
+// context: the scheduler loop runs there when an M has nothing at hand (stealing, parking).
+//
+// Switching model: a goroutine that gives up its thread switches *directly* to the next runnable
+// goroutine when its P has one (one switch, no detour through g0); otherwise to g0. What must
+// happen only after the old context is saved (requeue it, release the lock of the wait queue it
+// joined, free its stack) is left in M::after_switch and run by whichever context resumes next
+// on this M, before any other code (finish_switch). That is what makes direct switching safe:
+// nobody can see the old goroutine as runnable or waiting before its registers are stored.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <pthread.h>
+
+#include "runtime/context.hpp"
+#include "runtime/goroutine.hpp"
+#include "runtime/park.hpp"
+
+namespace gort::rt {
+
+struct P;
+
+// Work to do on the next context after a switch.
+struct AfterSwitch {
+  void (*fn)(G* prev, void* arg) = nullptr;
+  G* prev = nullptr;
+  void* arg = nullptr;
+};
+
+struct alignas(64) M {
+  int id = 0;
+  pthread_t thread{};
+  bool is_main_thread = false;  // M0: the thread that called gort::run
+  Context g0;
+  G* curg = nullptr;            // goroutine running on this M
+  P* p = nullptr;               // held P
+  P* nextp = nullptr;           // P handed over by startm before unpark
+  M* idle_next = nullptr;       // idle M list (sched lock)
+  Parker parker;
+  bool spinning = false;        // looking for work to steal (counted in Sched::nmspinning)
+  bool in_blocking = false;
+  uint32_t blocking_nest = 0;   // nested gort::blocking() calls inside the outermost one
+  AfterSwitch after_switch;
+  G* locked_g = nullptr;        // ThreadPin: the goroutine this M is reserved for
+  G* next_locked = nullptr;     // that goroutine, handed back to run (startlockedm)
+  uint64_t rand_state = 0;
+
+  void finish_switch() {
+    AfterSwitch a = after_switch;
+    after_switch = AfterSwitch{};
+    if (a.fn) a.fn(a.prev, a.arg);
+  }
+  uint32_t fastrand() {  // xorshift64*: steal order and select shuffling, not security
+    rand_state ^= rand_state >> 12;
+    rand_state ^= rand_state << 25;
+    rand_state ^= rand_state >> 27;
+    return static_cast<uint32_t>((rand_state * 0x2545F4914F6CDD1DULL) >> 32);
+  }
+};
+
+// The calling thread's M, or null outside runtime threads. Out of line and `noipa` on purpose:
+// a goroutine may resume on another thread after any call, and the compiler would otherwise keep
+// the first thread's TLS address in a register across the switch (probes Q5).
+M* current_m() noexcept;
+void set_current_m(M* m) noexcept;
+// The running goroutine, or null (g0 or a foreign thread).
+G* current_g() noexcept;
+
+}  // namespace gort::rt

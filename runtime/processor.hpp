@@ -1,0 +1,59 @@
+// P: a processor, the right to run goroutines. Exactly procs of them exist while the runtime
+// runs; an M must hold one to run Go code (DESIGN §2). A P carries what is cheaper to keep per
+// processor than per thread: the local run queue, the stack and descriptor caches, id batches
+// and counters.
+//
+// Status (atomic, because sysmon reads it and retakes Ps from blocking calls with a CAS):
+//   kIdle      on the idle list (sched lock), no M.
+//   kRunning   owned by its M.
+//   kBlocking  its M is inside gort::blocking(); sysmon may CAS it to kIdle and hand it to
+//              another M; the M coming back CASes it to kRunning or looks for another P.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "runtime/goroutine.hpp"
+#include "runtime/runq.hpp"
+#include "runtime/stack.hpp"
+
+namespace gort::rt {
+
+struct M;
+
+enum class PStatus : uint32_t { kIdle, kRunning, kBlocking };
+
+struct alignas(64) P {
+  int id = 0;
+  RunQueue runq;
+  std::atomic<PStatus> status{PStatus::kIdle};
+  M* m = nullptr;             // owning M while kRunning / kBlocking
+  P* idle_next = nullptr;     // idle list link (sched lock)
+
+  // schedtick counts goroutine starts that took a new time slice; sysmon compares it across
+  // its rounds to spot a goroutine running > 10 ms (relaxed: a stale read only delays a
+  // preempt request by one round).
+  std::atomic<uint64_t> schedtick{0};
+  std::atomic<uint64_t> blocktick{0};   // gort::blocking() entries, for sysmon's retake
+  std::atomic<bool> preempt{false};     // sysmon's request to the running goroutine
+
+  StackCache stacks;          // owner-only
+  G* free_gs = nullptr;       // owner-only descriptor free list
+  uint32_t free_gs_count = 0;
+  uint64_t next_id = 0, end_id = 0;  // goroutine id batch (Go's goidcache)
+
+  // Counters: written by the owner (relaxed), read by stats() from any thread.
+  std::atomic<uint64_t> runs{0}, spawned{0}, exited{0}, steals{0}, stolen{0}, global_pulls{0};
+
+  // sysmon's private view (only sysmon touches these).
+  uint64_t sysmon_tick = 0;
+  int64_t sysmon_when = 0;
+  uint64_t sysmon_blocktick = 0;
+  int64_t sysmon_block_when = 0;
+};
+
+inline void count(std::atomic<uint64_t>& c, uint64_t n = 1) {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);  // owner-only writer
+}
+
+}  // namespace gort::rt

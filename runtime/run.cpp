@@ -1,0 +1,171 @@
+// gort::run: bringing a runtime up around the main goroutine and tearing it down after.
+//
+// Shutdown: when the main goroutine returns it sets Sched::shutdown and unparks every M. Each M
+// leaves its scheduler loop the next time it enters it (a running goroutine keeps its thread
+// until it blocks, yields or ends; a thread inside gort::blocking() until that call returns).
+// Once every thread has been joined, goroutines that never finished are abandoned: their stacks
+// go back to the pool without unwinding (destructors of their frames do not run), callables of
+// goroutines that never started are destroyed. Descriptors and stacks are kept for the next run.
+#include <algorithm>
+#include <functional>
+#include <numeric>
+#include <source_location>
+#include <stdexcept>
+
+#include "gort/runtime.hpp"
+#include "runtime/config.hpp"
+#include "runtime/fatal.hpp"
+#include "runtime/sched.hpp"
+#include "runtime/stack.hpp"
+
+#if defined(GORT_ASAN)
+extern "C" void __asan_unpoison_memory_region(void const volatile* addr, size_t size);
+#endif
+
+namespace gort::rt {
+
+void install_overflow_describer();          // goroutine.cpp
+void g_free_list_return(P* p);               // goroutine.cpp
+
+namespace {
+
+std::atomic<bool> g_running{false};
+
+void begin_shutdown() {
+  std::lock_guard<std::mutex> lock(sched->lock);
+  sched->shutdown.store(true, std::memory_order_release);
+  for (M* m : sched->allm) m->parker.unpark();
+  sysmon_wake();
+}
+
+void abandon_leftovers() {
+  for_each_g([](G* g) {
+    GStatus s = g->status.load(std::memory_order_acquire);
+    if (s == GStatus::kIdle) return;
+    if (g->started) {
+#if defined(GORT_ASAN)
+      __asan_unpoison_memory_region(g->stack.lo, g->stack.reserved);
+#endif
+      stack_release(g->stack, nullptr);
+      g->stack = Stack{};
+      g->ctx.destroy();
+    } else if (g->run != nullptr) {
+      g->run(g->closure, false);  // never started: destroy the callable
+    }
+    if (g->closure_on_heap) {
+      ::operator delete(g->closure, std::align_val_t(64));
+      g->closure_on_heap = false;
+    }
+    g->locals = nullptr;  // leaked on purpose: their owner never resumes to destroy them
+    g->status.store(GStatus::kIdle, std::memory_order_relaxed);
+    g_free(g);
+  });
+}
+
+}  // namespace
+
+}  // namespace gort::rt
+
+namespace gort::detail {
+
+using namespace gort::rt;
+
+int run_main(std::function<int()> main, const Config& requested) {
+  if (g_running.exchange(true)) {
+    throw std::logic_error("gort::run: a runtime is already running in this process");
+  }
+  Config cfg;
+  try {
+    cfg = resolve_config(requested);
+  } catch (...) {
+    g_running.store(false);
+    throw;
+  }
+  stack_system_init(cfg.stack_size);
+  install_overflow_describer();
+  stack_thread_init();
+
+  auto* s = new Sched();
+  s->config = cfg;
+  s->procs = cfg.procs;
+  s->migrate_on_yield = cfg.migrate_on_yield;
+  for (int i = 1; i <= cfg.procs; ++i) {
+    if (std::gcd(i, cfg.procs) == 1) s->steal_strides.push_back(static_cast<uint32_t>(i));
+  }
+  for (int i = 0; i < cfg.procs; ++i) {
+    P* p = new P();
+    p->id = i;
+    s->allp.push_back(p);
+  }
+  M* m0 = new M();
+  m0->id = 0;
+  m0->is_main_thread = true;
+  m0->thread = pthread_self();
+  m0->rand_state = 0x9E3779B97F4A7C15ULL;
+  s->allm.push_back(m0);
+  sched = s;
+
+  set_current_m(m0);
+  m0->g0.init_for_thread();
+  {
+    std::lock_guard<std::mutex> lock(s->lock);
+    for (int i = cfg.procs - 1; i >= 1; --i) {
+      P* p = s->allp[i];
+      p->status.store(PStatus::kIdle);
+      p->idle_next = s->pidle;
+      s->pidle = p;
+      s->npidle.fetch_add(1);
+    }
+  }
+  P* p0 = s->allp[0];
+  p0->m = m0;
+  p0->status.store(PStatus::kRunning);
+  m0->p = p0;
+
+  int result = 0;
+  detail::spawn(
+      [&main, &result] {
+        result = main();
+        begin_shutdown();
+      },
+      SpawnOptions{}, std::source_location::current());
+  sysmon_start();
+
+  schedule_loop(m0);
+
+  // Every M but this one: wait for them to leave their loops.
+  std::vector<std::thread> threads;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(s->lock);
+      threads.swap(s->threads);
+    }
+    if (threads.empty()) break;
+    for (auto& t : threads) t.join();
+    threads.clear();
+  }
+  sysmon_stop();
+  set_current_m(nullptr);
+
+  for (G* g = s->runq.drain(); g != nullptr;) {
+    G* next = g->sched_next;
+    g->sched_next = nullptr;
+    g = next;
+  }
+  abandon_leftovers();
+  for (P* p : s->allp) {
+    stack_cache_flush(&p->stacks);
+    g_free_list_return(p);
+  }
+  for (M* m : s->allm) {
+    if (!m->is_main_thread) m->g0.destroy();
+    delete m;
+  }
+  for (P* p : s->allp) delete p;
+  sched = nullptr;
+  delete s;
+  g_running.store(false);
+  return result;
+}
+
+}  // namespace gort::detail

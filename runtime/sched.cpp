@@ -1,0 +1,574 @@
+// The scheduler: how Ms find goroutines to run, spin, park and wake each other.
+//
+// Structure (Go's GPM, DESIGN §2): procs Ps, each with a local RunQueue; one GlobalQueue; Ms
+// (threads) that must hold a P to run goroutines. A goroutine that gives up its thread switches
+// straight to the next one from its P (see machine.hpp); only when its P has nothing does it
+// switch to the M's g0, whose loop (schedule_loop) runs find_runnable: local queue, global queue,
+// stealing, and finally giving the P back and parking the thread.
+//
+// Finding work, in order (find_runnable / local_or_global):
+//   1. every 61st time slice on a P, one goroutine from the global queue first, so goroutines
+//      there are not starved by a P whose local queue never empties;
+//   2. the local queue: runnext, then the ring;
+//   3. a batch from the global queue (min(128, len/procs + 1));
+//   4. stealing, only if this M is already spinning or fewer than half the busy Ps have a
+//      spinning M (2 * nmspinning < procs - npidle): 4 passes over the other Ps in a random
+//      order (random start, stride coprime with procs), taking half a victim's ring; the last
+//      pass may also take a victim's runnext;
+//   5. give the P back (idle list) and park the thread on its futex.
+//
+// Waking (wakep): new work wakes an M only if a P is idle and no M is spinning; that M starts
+// spinning; a spinning M that finds work stops spinning and calls wakep() again, so parallelism
+// ramps up one thread at a time without waking every thread for every goroutine.
+//
+// The lost-wakeup guard (numbered; both sides need their fence):
+//   submitter:  1. publish the work (ring tail / global queue)
+//               2. seq_cst fence
+//               3. read npidle and nmspinning (wakep)
+//   spinner going idle:
+//               1. put the P on the idle list (npidle++), leave spinning (nmspinning--, seq_cst)
+//               2. re-check the global queue and every P's ring
+//               3. found something: take an idle P back, spin again; else park.
+//   Either the submitter sees the spinner (and relies on it) or the spinner sees the work.
+//   A non-spinning M that goes idle does not re-check other rings: their owners are running
+//   and will get to that work themselves (only parallelism, never liveness, is at stake).
+#include "runtime/sched.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <numeric>
+
+#include "gort/runtime.hpp"
+#include "runtime/fatal.hpp"
+#include "runtime/spin_lock.hpp"
+
+namespace gort::detail {
+std::atomic<uint32_t> preempt_pending{0};
+}
+
+namespace gort::rt {
+
+Sched* sched = nullptr;
+
+int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+namespace {
+
+// P ownership helpers ----------------------------------------------------------------------------
+
+// The P the calling thread may use as owner, or null (foreign thread, g0 without P, or inside
+// gort::blocking() where sysmon may hand the P to another M at any moment).
+P* owned_p(M* m) { return (m != nullptr && !m->in_blocking) ? m->p : nullptr; }
+
+void acquirep(M* m, P* p) {
+  p->m = m;
+  p->status.store(PStatus::kRunning, std::memory_order_release);
+  m->p = p;
+}
+
+P* releasep(M* m) {
+  P* p = m->p;
+  p->m = nullptr;
+  m->p = nullptr;
+  return p;
+}
+
+// Requires sched->lock.
+void pidle_put(P* p) {
+  p->status.store(PStatus::kIdle, std::memory_order_release);
+  p->idle_next = sched->pidle;
+  sched->pidle = p;
+  sched->npidle.fetch_add(1, std::memory_order_seq_cst);  // part of the lost-wakeup guard
+}
+
+// Requires sched->lock.
+P* pidle_get() {
+  P* p = sched->pidle;
+  if (p) {
+    sched->pidle = p->idle_next;
+    p->idle_next = nullptr;
+    sched->npidle.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  return p;
+}
+
+void clear_preempt(P* p) {
+  if (p->preempt.load(std::memory_order_relaxed) && p->preempt.exchange(false)) {
+    gort::detail::preempt_pending.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+// Run queue helpers ------------------------------------------------------------------------------
+
+void runq_put(P* p, G* g, bool next) {
+  if (next) {
+    g = p->runq.push_next(g);
+    if (g == nullptr) return;
+  }
+  while (!p->runq.push(g)) {
+    // Full: move the older half plus g to the global queue under one lock (Go's runqputslow).
+    G* batch[RunQueue::kSize / 2 + 1];
+    uint32_t n = p->runq.take_half_for_overflow(batch);
+    if (n == 0) continue;  // a thief made room
+    batch[n++] = g;
+    for (uint32_t i = 0; i + 1 < n; ++i) batch[i]->sched_next = batch[i + 1];
+    sched->runq.push_batch(batch[0], batch[n - 1], n);
+    return;
+  }
+}
+
+G* global_batch(P* p) {
+  uint64_t len = sched->runq.size();
+  if (len == 0) return nullptr;
+  uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(RunQueue::kSize / 2,
+                                                        len / sched->procs + 1));
+  G* g = sched->runq.pop_batch(n, [p](G* x) { p->runq.push(x); });
+  if (g) count(p->global_pulls);
+  return g;
+}
+
+// Steps 1-3 of the search. `inherit`: the G came from runnext and shares the current slice.
+G* local_or_global(M* m, P* p, bool* inherit) {
+  *inherit = false;
+  G* g = nullptr;
+  if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 && !sched->runq.empty()) {
+    g = sched->runq.pop();
+  }
+  if (!g) g = p->runq.pop(inherit, p->preempt.load(std::memory_order_relaxed));
+  if (!g) g = global_batch(p);
+  if (g && sched->migrate_on_yield && g->avoid_m == m && sched->procs > 1) {
+    // Debug mode: this goroutine asked to move; leave it to another M.
+    sched->runq.push(g);
+    g = p->runq.pop(inherit);
+    wakep();
+  }
+  return g;
+}
+
+G* steal_work(M* m, P* p) {
+  const int procs = sched->procs;
+  if (procs < 2) return nullptr;
+  for (int pass = 0; pass < 4; ++pass) {
+    const bool last = pass == 3;
+    uint32_t start = m->fastrand() % procs;
+    uint32_t stride = sched->steal_strides[m->fastrand() % sched->steal_strides.size()];
+    for (int i = 0; i < procs; ++i) {
+      P* victim = sched->allp[(start + i * stride) % procs];
+      if (victim == p) continue;
+      if (victim->status.load(std::memory_order_acquire) == PStatus::kIdle) continue;
+      if (last) {
+        // A running P whose goroutine just readied a partner is about to block; give it a
+        // moment before taking runnext (Go sleeps 3 µs; a short spin avoids a timer here).
+        for (int s = 0; s < 200 && victim->runq.size() == 1; ++s) cpu_relax();
+      }
+      uint32_t n = 0;
+      if (G* g = victim->runq.steal_into(p->runq, last, &n)) {
+        count(p->steals);
+        count(p->stolen, n);
+        return g;
+      }
+    }
+    if (sched->shutdown.load(std::memory_order_relaxed)) return nullptr;
+  }
+  return nullptr;
+}
+
+bool any_work_visible() {
+  if (!sched->runq.empty()) return true;
+  for (P* p : sched->allp) {
+    if (!p->runq.empty()) return true;
+  }
+  return false;
+}
+
+// M lifecycle --------------------------------------------------------------------------------
+
+// Requires sched->lock.
+M* new_m() {
+  M* m = new M();
+  m->id = static_cast<int>(sched->allm.size());
+  m->rand_state = 0x9E3779B97F4A7C15ULL * (m->id + 1);
+  sched->allm.push_back(m);
+  return m;
+}
+
+void startm(P* p, bool spinning) {
+  M* m = nullptr;
+  bool fresh = false;
+  {
+    std::lock_guard<std::mutex> lock(sched->lock);
+    if (sched->shutdown.load(std::memory_order_relaxed)) {
+      pidle_put(p);
+      if (spinning) sched->nmspinning.fetch_sub(1);
+      return;
+    }
+    m = sched->midle;
+    if (m) {
+      sched->midle = m->idle_next;
+      m->idle_next = nullptr;
+    } else {
+      m = new_m();
+      fresh = true;
+    }
+    m->spinning = spinning;
+    m->nextp = p;
+    if (fresh) sched->threads.emplace_back(m_main, m);
+  }
+  if (!fresh) {
+    sched->thread_wakes.fetch_add(1, std::memory_order_relaxed);
+    m->parker.unpark();
+  }
+  if (sched->sysmon_sleeping.load(std::memory_order_seq_cst)) sysmon_wake();
+}
+
+// Parks the M until startm hands it a P (or shutdown). Returns with m->p set, or without on
+// shutdown.
+void stopm(M* m) {
+  {
+    std::lock_guard<std::mutex> lock(sched->lock);
+    if (sched->shutdown.load(std::memory_order_relaxed)) return;
+    m->idle_next = sched->midle;
+    sched->midle = m;
+  }
+  sched->thread_parks.fetch_add(1, std::memory_order_relaxed);
+  for (;;) {
+    m->parker.park();
+    if (m->nextp != nullptr || sched->shutdown.load(std::memory_order_acquire)) break;
+  }
+  if (m->nextp) {
+    acquirep(m, m->nextp);
+    m->nextp = nullptr;
+  }
+}
+
+void reset_spinning(M* m) {
+  m->spinning = false;
+  sched->nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+  // We found work; there may be more. The next spinner takes over (ramp-up, see the top).
+  wakep();
+}
+
+// A pinned goroutine is not running: hand our P on and sleep until it is readied
+// (Go's stoplockedm). Returns with m->p set and m->next_locked to run, or on shutdown.
+void stop_locked_m(M* m) {
+  if (m->p) handoff_p(releasep(m));
+  for (;;) {
+    m->parker.park();
+    if (m->next_locked != nullptr || sched->shutdown.load(std::memory_order_acquire)) break;
+  }
+  if (m->nextp) {
+    acquirep(m, m->nextp);
+    m->nextp = nullptr;
+  }
+}
+
+// g is pinned to another M: give that M our P and g, then park (Go's startlockedm).
+void start_locked_m(M* m, G* g) {
+  M* owner = g->locked_m;
+  P* p = releasep(m);
+  owner->nextp = p;
+  owner->next_locked = g;
+  owner->parker.unpark();
+  stopm(m);
+}
+
+G* find_runnable(M* m, bool* inherit) {
+  for (;;) {
+    if (sched->shutdown.load(std::memory_order_acquire)) return nullptr;
+    if (m->locked_g != nullptr) {
+      stop_locked_m(m);
+      if (sched->shutdown.load(std::memory_order_acquire)) return nullptr;
+      G* g = m->next_locked;
+      m->next_locked = nullptr;
+      *inherit = false;
+      if (g) return g;
+      continue;
+    }
+    P* p = m->p;
+    if (p == nullptr) {
+      stopm(m);
+      continue;
+    }
+    if (G* g = local_or_global(m, p, inherit)) return g;
+
+    const int procs = sched->procs;
+    if (m->spinning || 2 * sched->nmspinning.load() < procs - sched->npidle.load()) {
+      if (!m->spinning) {
+        m->spinning = true;
+        sched->nmspinning.fetch_add(1, std::memory_order_seq_cst);
+      }
+      if (G* g = steal_work(m, p)) return g;
+    }
+
+    // Nothing anywhere: give the P back.
+    {
+      std::lock_guard<std::mutex> lock(sched->lock);
+      if (sched->shutdown.load(std::memory_order_relaxed)) return nullptr;
+      if (!sched->runq.empty()) {
+        if (G* g = global_batch(p)) return g;
+      }
+      releasep(m);
+      pidle_put(p);
+    }
+    if (m->spinning) {
+      m->spinning = false;
+      sched->nmspinning.fetch_sub(1, std::memory_order_seq_cst);  // step 1 of the guard
+      if (any_work_visible()) {                                     // step 2
+        P* np;
+        {
+          std::lock_guard<std::mutex> lock(sched->lock);
+          np = pidle_get();
+        }
+        if (np) {                                                   // step 3
+          acquirep(m, np);
+          m->spinning = true;
+          sched->nmspinning.fetch_add(1, std::memory_order_seq_cst);
+          continue;
+        }
+      }
+    }
+    stopm(m);
+  }
+}
+
+// Gives g a stack the first time it runs.
+void start_g(G* g, P* p) {
+  Stack s = stack_allocate(g->stack_request, p ? &p->stacks : nullptr);
+  if (!s.valid()) {
+    fatalf("cannot allocate a stack for goroutine %llu (reserve %zu KiB): address space or "
+           "vm.max_map_count exhausted",
+           static_cast<unsigned long long>(g->id),
+           (g->stack_request ? g->stack_request : stack_default_reserve()) / 1024);
+  }
+  g->stack = s;
+  // The top word of the stack names its goroutine, for the overflow report.
+  char* top = s.hi - 16;
+  *reinterpret_cast<G**>(top) = g;
+  g->ctx.init(s.lo, static_cast<size_t>(top - s.lo), g_entry, g);
+  g->started = true;
+}
+
+// Marks the start of g's run on p (new time slice unless inherited).
+void begin_run(M* m, P* p, G* g, bool inherit) {
+  if (!inherit) {
+    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    clear_preempt(p);
+  }
+  count(p->runs);
+  g->avoid_m = nullptr;
+  g->set_status(GStatus::kRunnable, GStatus::kRunning);
+  m->curg = g;
+  if (!g->started) start_g(g, p);
+}
+
+// Runs g from g0; returns when a goroutine switches back to g0 on this M.
+void execute(M* m, G* g, bool inherit) {
+  if (g->locked_m != nullptr && g->locked_m != m) {
+    start_locked_m(m, g);
+    return;
+  }
+  begin_run(m, m->p, g, inherit);
+  m->g0.switch_to(g->ctx);
+}
+
+// Leaves the running goroutine `cur`: switches to the next runnable one of this P, or to g0.
+// `after(cur, arg)` runs on the next context once cur is saved. Returns when cur resumes.
+void switch_out(M* m, G* cur, void (*after)(G*, void*), void* arg, bool exiting) {
+  P* p = m->p;
+  G* next = nullptr;
+  bool inherit = false;
+  if (p && m->locked_g == nullptr && !sched->shutdown.load(std::memory_order_relaxed)) {
+    next = local_or_global(m, p, &inherit);
+    if (next && next->locked_m != nullptr) {
+      // Belongs to another thread: let g0 do the handover after we are saved.
+      m->next_locked = next;
+      next = nullptr;
+    }
+  }
+  m->after_switch = AfterSwitch{after, cur, arg};
+  if (next) {
+    begin_run(m, p, next, inherit);
+    cur->ctx.switch_to(next->ctx, exiting);
+  } else {
+    m->curg = nullptr;
+    cur->ctx.switch_to(m->g0, exiting);
+  }
+  current_m()->finish_switch();
+}
+
+void after_yield(G* g, void*) {
+  M* m = current_m();
+  runq_put(m->p, g, false);
+}
+
+void after_yield_migrate(G* g, void*) {
+  sched->runq.push(g);
+  wakep();
+}
+
+void after_exit(G* g, void*) {
+  M* m = current_m();
+  stack_release(g->stack, m->p ? &m->p->stacks : nullptr);
+  g->stack = Stack{};
+  g->ctx.destroy();
+  g->set_status(GStatus::kDead, GStatus::kIdle);
+  g_free(g);
+}
+
+}  // namespace
+
+// Public scheduler operations -------------------------------------------------------------------
+
+void wakep() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // step 2 of the submitter's guard
+  if (sched->npidle.load(std::memory_order_seq_cst) == 0) return;
+  if (sched->nmspinning.load(std::memory_order_seq_cst) != 0) return;
+  int expected = 0;
+  if (!sched->nmspinning.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
+  P* p;
+  {
+    std::lock_guard<std::mutex> lock(sched->lock);
+    p = pidle_get();
+  }
+  if (!p) {
+    sched->nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
+  startm(p, true);
+}
+
+void ready(G* g, bool next) {
+  g->set_status(GStatus::kWaiting, GStatus::kRunnable);
+  M* m = current_m();
+  if (P* p = owned_p(m)) runq_put(p, g, next);
+  else sched->runq.push(g);
+  wakep();
+}
+
+void ready_new(G* g) {
+  g->set_status(GStatus::kIdle, GStatus::kRunnable);
+  M* m = current_m();
+  if (P* p = owned_p(m)) runq_put(p, g, true);
+  else sched->runq.push(g);
+  wakep();
+}
+
+void park(void (*unlock)(G*, void*), void* arg) {
+  M* m = current_m();
+  G* cur = m->curg;
+  cur->wait_since_ns = now_ns();
+  switch_out(m, cur, unlock, arg, false);
+}
+
+void yield_current() {
+  M* m = current_m();
+  G* cur = m->curg;
+  if (cur == nullptr || m->in_blocking) return;
+  P* p = m->p;
+  if (sched->migrate_on_yield && sched->procs > 1 && m->locked_g == nullptr) {
+    cur->avoid_m = m;
+    cur->set_status(GStatus::kRunning, GStatus::kRunnable);
+    switch_out(m, cur, after_yield_migrate, nullptr, false);
+    return;
+  }
+  if (p->runq.empty() && sched->runq.empty()) {
+    clear_preempt(p);  // nothing else wants the processor
+    return;
+  }
+  cur->set_status(GStatus::kRunning, GStatus::kRunnable);
+  switch_out(m, cur, after_yield, nullptr, false);
+}
+
+void exit_current(G* g) {
+  M* m = current_m();
+  if (g->locked_m) {
+    g->locked_m = nullptr;
+    g->pin_depth = 0;
+    m->locked_g = nullptr;
+  }
+  g->set_status(GStatus::kRunning, GStatus::kDead);
+  if (P* p = owned_p(m)) count(p->exited);
+  else sched->exited_external.fetch_add(1, std::memory_order_relaxed);
+  switch_out(m, g, after_exit, nullptr, true);
+  fatal("a finished goroutine was resumed");
+}
+
+void handoff_p(P* p) {
+  if (!p->runq.empty() || !sched->runq.empty()) {
+    startm(p, false);
+    return;
+  }
+  if (sched->nmspinning.load() + sched->npidle.load() == 0) {
+    int expected = 0;
+    if (sched->nmspinning.compare_exchange_strong(expected, 1)) {
+      startm(p, true);
+      return;
+    }
+  }
+  std::lock_guard<std::mutex> lock(sched->lock);
+  pidle_put(p);
+}
+
+void schedule_loop(M* m) {
+  for (;;) {
+    m->finish_switch();
+    G* g = m->next_locked;
+    bool inherit = false;
+    if (g != nullptr && m->locked_g == nullptr) {
+      m->next_locked = nullptr;  // parked here by switch_out: pinned elsewhere
+      start_locked_m(m, g);
+      continue;
+    }
+    g = find_runnable(m, &inherit);
+    if (g == nullptr) return;  // shutdown
+    if (m->spinning) reset_spinning(m);
+    execute(m, g, inherit);
+  }
+}
+
+// Pinning (ThreadPin) ---------------------------------------------------------------------------
+
+void pin_current() {
+  M* m = current_m();
+  G* g = m ? m->curg : nullptr;
+  if (g == nullptr) throw std::logic_error("gort::ThreadPin used outside a goroutine");
+  if (g->pin_depth++ == 0) {
+    g->locked_m = m;
+    m->locked_g = g;
+  }
+}
+
+void unpin_current() noexcept {
+  M* m = current_m();
+  G* g = m ? m->curg : nullptr;
+  if (g == nullptr || g->pin_depth == 0) return;
+  if (--g->pin_depth == 0) {
+    g->locked_m = nullptr;
+    m->locked_g = nullptr;
+  }
+}
+
+}  // namespace gort::rt
+
+namespace gort {
+
+void yield() { rt::yield_current(); }
+
+namespace detail {
+
+void preempt_slow() {
+  rt::M* m = rt::current_m();
+  rt::P* p = rt::owned_p(m);
+  if (p && p->preempt.load(std::memory_order_relaxed)) rt::yield_current();
+}
+
+void pin_enter() { rt::pin_current(); }
+void pin_exit() noexcept { rt::unpin_current(); }
+
+}  // namespace detail
+}  // namespace gort

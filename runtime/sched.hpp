@@ -1,0 +1,83 @@
+// The scheduler's global state and the operations the rest of the runtime uses.
+// The design (spinning, parking, the lost-wakeup guard) is described at the top of sched.cpp.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "gort/config.hpp"
+#include "runtime/global_queue.hpp"
+#include "runtime/goroutine.hpp"
+#include "runtime/machine.hpp"
+#include "runtime/processor.hpp"
+
+namespace gort::rt {
+
+struct Sched {
+  // lock protects: the idle P and M lists, M creation, shutdown. Lock order: any wait-queue
+  // SpinLock (sema buckets) < lock < GlobalQueue's mutex. Never held across a context switch.
+  std::mutex lock;
+  P* pidle = nullptr;
+  M* midle = nullptr;
+  std::atomic<int> npidle{0};
+  std::atomic<int> nmspinning{0};
+  std::atomic<int> nmblocking{0};        // Ms inside gort::blocking()
+  std::atomic<bool> shutdown{false};
+  GlobalQueue runq;
+
+  int procs = 0;
+  std::vector<P*> allp;
+  std::vector<M*> allm;                  // under lock
+  std::vector<std::thread> threads;      // under lock; joined at shutdown
+  std::vector<uint32_t> steal_strides;   // integers coprime with procs (random steal order)
+
+  Config config;
+  bool migrate_on_yield = false;
+
+  // Counters.
+  std::atomic<uint64_t> created_external{0}, exited_external{0};  // spawns/exits without a P
+  std::atomic<uint64_t> thread_parks{0}, thread_wakes{0}, blocking_calls{0}, handoffs{0},
+      preempt_requests{0};
+
+  // sysmon
+  Parker sysmon_parker;
+  std::atomic<bool> sysmon_sleeping{false};
+  std::thread sysmon_thread;
+};
+
+extern Sched* sched;  // non-null while a runtime runs
+
+// Scheduler operations -------------------------------------------------------------------------
+
+// Makes g (kWaiting or new) runnable: into the current P's runnext when called on a runtime
+// thread holding a P, else the global queue; then wakes an idle P if nobody is spinning.
+void ready(G* g, bool next = true);
+// Queues a new goroutine (same as ready, but counts it).
+void ready_new(G* g);
+// Parks the running goroutine (already marked kWaiting with its reason) and runs something else;
+// `unlock(g, arg)` runs on the next context after the switch (release the wait queue's lock).
+// Returns when the goroutine is readied and resumed.
+void park(void (*unlock)(G*, void*), void* arg);
+// Gives up the processor; the goroutine goes to the back of its P's queue.
+void yield_current();
+// Leaves the running goroutine for good (after its stack was scheduled for release).
+[[noreturn]] void exit_current(G* g);
+void wakep();
+// Called from the tail of a G's switch with nothing left: enters the M's scheduler loop.
+void schedule_loop(M* m);
+void handoff_p(P* p);
+// Body of every M thread but M0 (machine.cpp).
+void m_main(M* m);
+// Pinning (ThreadPin).
+void pin_current();
+void unpin_current() noexcept;
+// Starts sysmon; runs shutdown; internal to run_main.
+void sysmon_start();
+void sysmon_stop();
+void sysmon_wake();
+int64_t now_ns();
+
+}  // namespace gort::rt

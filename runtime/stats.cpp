@@ -1,0 +1,95 @@
+// gort::stats() and the small public queries (goroutine_id, num_goroutines, procs).
+#include "gort/stats.hpp"
+
+#include "absl/strings/str_format.h"
+#include "gort/runtime.hpp"
+#include "runtime/sched.hpp"
+#include "runtime/stack.hpp"
+
+namespace gort {
+
+namespace {
+
+int64_t alive_goroutines() {
+  rt::Sched* s = rt::sched;
+  if (s == nullptr) return 0;
+  int64_t created = static_cast<int64_t>(s->created_external.load(std::memory_order_relaxed));
+  int64_t exited = static_cast<int64_t>(s->exited_external.load(std::memory_order_relaxed));
+  for (rt::P* p : s->allp) {
+    created += static_cast<int64_t>(p->spawned.load(std::memory_order_relaxed));
+    exited += static_cast<int64_t>(p->exited.load(std::memory_order_relaxed));
+  }
+  return created - exited;
+}
+
+}  // namespace
+
+SchedulerStats stats() {
+  SchedulerStats st;
+  rt::Sched* s = rt::sched;
+  rt::StackStats ss = rt::stack_stats();
+  st.stack_bytes_reserved = ss.bytes_reserved;
+  st.stacks_in_use = ss.stacks_in_use;
+  if (s == nullptr) return st;
+  st.procs = s->procs;
+  st.goroutines = alive_goroutines();
+  st.goroutines_created = s->created_external.load(std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(s->lock);
+    st.threads = s->allm.size();
+  }
+  st.idle_processors = static_cast<uint64_t>(s->npidle.load());
+  st.spinning_threads = static_cast<uint64_t>(s->nmspinning.load());
+  st.thread_parks = s->thread_parks.load(std::memory_order_relaxed);
+  st.thread_wakes = s->thread_wakes.load(std::memory_order_relaxed);
+  st.global_queue_length = s->runq.size();
+  st.blocking_calls = s->blocking_calls.load(std::memory_order_relaxed);
+  st.handoffs = s->handoffs.load(std::memory_order_relaxed);
+  st.preempt_requests = s->preempt_requests.load(std::memory_order_relaxed);
+  for (rt::P* p : s->allp) {
+    ProcessorStats ps;
+    ps.runs = p->runs.load(std::memory_order_relaxed);
+    ps.spawned = p->spawned.load(std::memory_order_relaxed);
+    ps.steals = p->steals.load(std::memory_order_relaxed);
+    ps.stolen_goroutines = p->stolen.load(std::memory_order_relaxed);
+    ps.global_pulls = p->global_pulls.load(std::memory_order_relaxed);
+    ps.run_queue_length = p->runq.size();
+    st.goroutines_created += ps.spawned;
+    st.processors.push_back(ps);
+  }
+  return st;
+}
+
+std::string SchedulerStats::to_string() const {
+  std::string out = absl::StrFormat(
+      "gort scheduler: procs=%d goroutines=%d created=%d threads=%d idle_procs=%d spinning=%d\n"
+      "  thread parks=%d wakes=%d global_queue=%d blocking_calls=%d handoffs=%d "
+      "preempt_requests=%d\n  stacks in use=%d reserved=%.1f MiB\n",
+      procs, goroutines, goroutines_created, threads, idle_processors, spinning_threads,
+      thread_parks, thread_wakes, global_queue_length, blocking_calls, handoffs, preempt_requests,
+      stacks_in_use, static_cast<double>(stack_bytes_reserved) / (1024.0 * 1024.0));
+  for (size_t i = 0; i < processors.size(); ++i) {
+    const ProcessorStats& p = processors[i];
+    absl::StrAppendFormat(&out,
+                          "  P%d: runs=%d spawned=%d steals=%d stolen=%d global_pulls=%d runq=%d\n",
+                          i, p.runs, p.spawned, p.steals, p.stolen_goroutines, p.global_pulls,
+                          p.run_queue_length);
+  }
+  return out;
+}
+
+uint64_t goroutine_id() noexcept {
+  rt::G* g = rt::current_g();
+  return g ? g->id : 0;
+}
+
+int64_t num_goroutines() noexcept { return alive_goroutines(); }
+
+int procs() noexcept {
+  rt::Sched* s = rt::sched;
+  return s ? s->procs : 0;
+}
+
+bool in_goroutine() noexcept { return rt::current_g() != nullptr; }
+
+}  // namespace gort

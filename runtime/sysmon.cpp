@@ -1,0 +1,135 @@
+// sysmon: a thread outside the Ps that watches the scheduler (Go's sysmon, DESIGN §2).
+//
+// Each round it (1) retakes Ps stuck in gort::blocking() for at least one round, (2) asks a
+// goroutine that has held its P for > 10 ms without a new time slice to yield (preempt_point
+// and every runtime call honour it), (3) gives back pages of idle cached stacks about once a
+// second, (4) prints the schedtrace line if asked. It sleeps 20 µs while it keeps finding work,
+// doubling after 50 idle rounds up to 10 ms; when every P is idle and no thread is blocked it
+// sleeps until woken (startm, blocking_enter and shutdown wake it), so an idle runtime costs
+// nothing.
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gort/runtime.hpp"
+#include "runtime/sched.hpp"
+#include "runtime/stack.hpp"
+
+namespace gort::rt {
+
+namespace {
+
+constexpr int64_t kPreemptAfterNs = 10'000'000;   // Go's forcePreemptNS
+constexpr int64_t kBlockingRetakeNs = 20'000;     // one sysmon tick
+constexpr int64_t kScavengeEveryNs = 1'000'000'000;
+
+bool retake(int64_t now) {
+  bool acted = false;
+  for (P* p : sched->allp) {
+    PStatus st = p->status.load(std::memory_order_acquire);
+    if (st == PStatus::kIdle) continue;
+    uint64_t tick = p->schedtick.load(std::memory_order_relaxed);
+    if (tick != p->sysmon_tick) {
+      p->sysmon_tick = tick;
+      p->sysmon_when = now;
+    } else if (st == PStatus::kRunning && now - p->sysmon_when >= kPreemptAfterNs &&
+               !p->preempt.load(std::memory_order_relaxed)) {
+      if (!p->preempt.exchange(true)) {
+        gort::detail::preempt_pending.fetch_add(1, std::memory_order_relaxed);
+        sched->preempt_requests.fetch_add(1, std::memory_order_relaxed);
+        acted = true;
+      }
+    }
+    if (st != PStatus::kBlocking) continue;
+    uint64_t btick = p->blocktick.load(std::memory_order_relaxed);
+    if (btick != p->sysmon_blocktick) {
+      p->sysmon_blocktick = btick;
+      p->sysmon_block_when = now;
+      continue;
+    }
+    int64_t blocked_for = now - p->sysmon_block_when;
+    if (blocked_for < kBlockingRetakeNs) continue;
+    // Leave the P alone if it has nothing queued and other Ms can absorb new work, unless the
+    // call has been going on for long (Go's rule).
+    if (p->runq.empty() && sched->runq.empty() &&
+        sched->nmspinning.load() + sched->npidle.load() > 0 && blocked_for < kPreemptAfterNs) {
+      continue;
+    }
+    PStatus expected = PStatus::kBlocking;
+    if (p->status.compare_exchange_strong(expected, PStatus::kIdle, std::memory_order_acq_rel)) {
+      p->m = nullptr;
+      sched->handoffs.fetch_add(1, std::memory_order_relaxed);
+      handoff_p(p);
+      acted = true;
+    }
+  }
+  return acted;
+}
+
+void schedtrace(int64_t start) {
+  std::string queues;
+  for (P* p : sched->allp) absl::StrAppend(&queues, queues.empty() ? "" : " ", p->runq.size());
+  std::string line = absl::StrFormat(
+      "SCHED %dms: procs=%d idleprocs=%d threads=%d spinningthreads=%d blocking=%d "
+      "globalrunq=%d runq=[%s]\n",
+      (now_ns() - start) / 1000000, sched->procs, sched->npidle.load(), [] {
+        std::lock_guard<std::mutex> lock(sched->lock);
+        return static_cast<int>(sched->allm.size());
+      }(), sched->nmspinning.load(), sched->nmblocking.load(), sched->runq.size(), queues);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+void sysmon_main() {
+  const int64_t start = now_ns();
+  const int64_t trace_ns = static_cast<int64_t>(sched->config.schedtrace.count()) * 1000000;
+  int64_t delay_ns = 20'000;
+  int idle_rounds = 0;
+  int64_t last_scavenge = start;
+  int64_t last_trace = start;
+  while (!sched->shutdown.load(std::memory_order_acquire)) {
+    if (sched->npidle.load() == sched->procs && sched->nmblocking.load() == 0 && trace_ns == 0) {
+      // Everything idle: deep sleep. Publish that we sleep, then re-check (pairs with the
+      // seq_cst npidle/nmblocking updates followed by a sysmon_sleeping load in startm and
+      // blocking_enter): either they see us asleep and wake us, or we see their change.
+      sched->sysmon_sleeping.store(true, std::memory_order_seq_cst);
+      if (sched->npidle.load(std::memory_order_seq_cst) == sched->procs &&
+          sched->nmblocking.load(std::memory_order_seq_cst) == 0 &&
+          !sched->shutdown.load(std::memory_order_acquire)) {
+        stack_scavenge();
+        last_scavenge = now_ns();
+        sched->sysmon_parker.park_for(1'000'000'000);
+      }
+      sched->sysmon_sleeping.store(false, std::memory_order_seq_cst);
+      delay_ns = 20'000;
+      idle_rounds = 0;
+      continue;
+    }
+    if (idle_rounds > 50) delay_ns = std::min<int64_t>(delay_ns * 2, 10'000'000);
+    else delay_ns = 20'000;
+    sched->sysmon_parker.park_for(delay_ns);
+    int64_t now = now_ns();
+    idle_rounds = retake(now) ? 0 : idle_rounds + 1;
+    if (now - last_scavenge >= kScavengeEveryNs) {
+      stack_scavenge();
+      last_scavenge = now;
+    }
+    if (trace_ns > 0 && now - last_trace >= trace_ns) {
+      schedtrace(start);
+      last_trace = now;
+    }
+  }
+}
+
+}  // namespace
+
+void sysmon_start() { sched->sysmon_thread = std::thread(sysmon_main); }
+
+void sysmon_stop() {
+  sysmon_wake();
+  if (sched->sysmon_thread.joinable()) sched->sysmon_thread.join();
+}
+
+void sysmon_wake() { sched->sysmon_parker.unpark(); }
+
+}  // namespace gort::rt

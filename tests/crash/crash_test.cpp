@@ -1,0 +1,94 @@
+// Death tests: failures a user can cause must end with a clear message, not a bare signal.
+#include <stdexcept>
+
+#include <gtest/gtest.h>
+
+#include "gort/gort.hpp"
+
+namespace {
+
+class CrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+__attribute__((noinline)) int recurse(volatile char* prev, int depth) {
+  volatile char frame[512];
+  frame[0] = static_cast<char>(depth);
+  if (prev) frame[1] = prev[0];
+  return recurse(frame, depth + 1) + frame[0];
+}
+
+TEST_F(CrashTest, StackOverflowNamesTheGoroutineAndItsCreationSite) {
+  EXPECT_DEATH(
+      {
+        gort::run([] {
+          gort::WaitGroup wg;
+          wg.add(1);
+          gort::go([&] {
+            recurse(nullptr, 0);
+            wg.done();
+          });
+          wg.wait();
+        }, gort::Config{.procs = 2});
+      },
+      "goroutine [0-9]+ stack overflow \\(reserved 256 KiB\\), created at .*crash_test.cpp:[0-9]+");
+}
+
+TEST_F(CrashTest, StackOverflowReportsTheCustomReservation) {
+  EXPECT_DEATH(
+      {
+        gort::run([] {
+          gort::WaitGroup wg;
+          wg.add(1);
+          gort::go(gort::SpawnOptions{.stack_size = 64 << 10}, [&] {
+            recurse(nullptr, 0);
+            wg.done();
+          });
+          wg.wait();
+        }, gort::Config{.procs = 1});
+      },
+      "stack overflow \\(reserved 64 KiB\\)");
+}
+
+TEST_F(CrashTest, EscapedExceptionNamesGoroutineSiteAndWhat) {
+  EXPECT_DEATH(
+      {
+        gort::run([] {
+          gort::WaitGroup wg;
+          wg.add(1);
+          gort::go([&] { throw std::runtime_error("disk on fire"); });
+          wg.wait();
+        }, gort::Config{.procs = 1});
+      },
+      "goroutine [0-9]+ terminated by an uncaught exception of type std::runtime_error: disk on "
+      "fire\n  goroutine [0-9]+ was created at .*crash_test.cpp:[0-9]+");
+}
+
+TEST_F(CrashTest, NonStdExceptionIsStillReported) {
+  EXPECT_DEATH(
+      {
+        gort::run([] {
+          gort::WaitGroup wg;
+          wg.add(1);
+          gort::go([&] { throw 42; });
+          wg.wait();
+        }, gort::Config{.procs = 2});
+      },
+      "uncaught exception of type int");
+}
+
+TEST_F(CrashTest, NegativeWaitGroupCounterThrowsInsideTheGoroutine) {
+  bool caught = false;
+  gort::run([&] {
+    gort::WaitGroup wg;
+    try {
+      wg.done();
+    } catch (const std::logic_error&) {
+      caught = true;
+    }
+  }, gort::Config{.procs = 1});
+  EXPECT_TRUE(caught);
+}
+
+}  // namespace

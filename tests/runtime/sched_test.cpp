@@ -1,0 +1,309 @@
+// Scheduler behaviour: everything spawned runs exactly once, work spreads across processors,
+// fairness, yields, processor counts, goroutine ids, spawning from foreign threads.
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "gort/gort.hpp"
+#include "tests/support/procs.hpp"
+
+namespace {
+
+// pthread_self() is declared const, so the compiler may reuse its value across a yield;
+// an opaque call reads the thread we are on now.
+__attribute__((noipa)) std::thread::id this_thread_now() { return std::this_thread::get_id(); }
+
+using gort::test::ProcsTest;
+using gort::test::kScale;
+
+TEST_P(ProcsTest, RunReturnsMainResult) {
+  EXPECT_EQ(gort::run([] { return 42; }, config()), 42);
+  int ran = 0;
+  EXPECT_EQ(gort::run([&] { ran = gort::procs(); }, config()), 0);
+  EXPECT_EQ(ran, GetParam());
+}
+
+TEST_P(ProcsTest, EverySpawnRunsExactlyOnce) {
+  constexpr int kN = 200000 / kScale;
+  std::vector<std::atomic<int>> hits(kN);
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(kN);
+    for (int i = 0; i < kN; ++i) {
+      gort::go([&, i] {
+        hits[i].fetch_add(1, std::memory_order_relaxed);
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(gort::num_goroutines(), 1);
+  }, config());
+  for (int i = 0; i < kN; ++i) ASSERT_EQ(hits[i].load(), 1) << i;
+}
+
+TEST_P(ProcsTest, NestedSpawnTree) {
+  // A 10-ary tree of depth 4 (11,111 goroutines) built from inside goroutines; sums conserve.
+  std::atomic<int64_t> leaves{0};
+  std::function<int64_t(int, int64_t)> node = [&](int depth, int64_t base) -> int64_t {
+    if (depth == 0) {
+      leaves.fetch_add(1, std::memory_order_relaxed);
+      return base;
+    }
+    int64_t results[10] = {};
+    gort::WaitGroup wg;
+    wg.add(10);
+    for (int i = 0; i < 10; ++i) {
+      gort::go([&, i] {
+        results[i] = node(depth - 1, base * 10 + i);
+        wg.done();
+      });
+    }
+    wg.wait();
+    int64_t sum = 0;
+    for (int64_t r : results) sum += r;
+    return sum;
+  };
+  int64_t total = 0;
+  gort::run([&] { total = node(4, 0); }, config());
+  EXPECT_EQ(leaves.load(), 10000);
+  EXPECT_EQ(total, 9999 * 10000 / 2);  // sum of 0..9999
+}
+
+TEST_P(ProcsTest, YieldingGoroutinesAllProgress) {
+  constexpr int kG = 8, kRounds = 2000 / kScale;
+  std::atomic<int> done{0};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(kG);
+    for (int g = 0; g < kG; ++g) {
+      gort::go([&] {
+        for (int i = 0; i < kRounds; ++i) gort::yield();
+        done.fetch_add(1);
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, config());
+  EXPECT_EQ(done.load(), kG);
+}
+
+TEST_P(ProcsTest, GoroutineIdsAreUniqueAndMainIsOne) {
+  constexpr int kN = 5000;
+  std::vector<uint64_t> ids(kN);
+  uint64_t main_id = 0;
+  gort::run([&] {
+    main_id = gort::goroutine_id();
+    gort::WaitGroup wg;
+    wg.add(kN);
+    for (int i = 0; i < kN; ++i) {
+      uint64_t spawned = gort::go([&, i] {
+        ids[i] = gort::goroutine_id();
+        wg.done();
+      });
+      EXPECT_NE(spawned, 0u);
+    }
+    wg.wait();
+  }, config());
+  EXPECT_EQ(main_id, 1u);
+  std::set<uint64_t> unique(ids.begin(), ids.end());
+  EXPECT_EQ(unique.size(), static_cast<size_t>(kN));
+  EXPECT_EQ(unique.count(0), 0u);
+  EXPECT_EQ(unique.count(1), 0u);
+}
+
+TEST_P(ProcsTest, SpawnFromForeignThreadRuns) {
+  std::atomic<int> ran{0};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(100);
+    std::thread t([&] {
+      EXPECT_FALSE(gort::in_goroutine());
+      for (int i = 0; i < 100; ++i) {
+        gort::go([&] {
+          ran.fetch_add(1);
+          wg.done();
+        });
+      }
+    });
+    wg.wait();
+    t.join();
+  }, config());
+  EXPECT_EQ(ran.load(), 100);
+}
+
+TEST_P(ProcsTest, WaitGroupFromForeignThreadBlocksThatThread) {
+  std::atomic<int> ran{0};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(50);
+    for (int i = 0; i < 50; ++i) {
+      gort::go([&] {
+        gort::yield();
+        ran.fetch_add(1);
+        wg.done();
+      });
+    }
+    std::thread t([&] { wg.wait(); });
+    // The main goroutine must not block its thread here: join from a blocking section.
+    gort::blocking([&] { t.join(); });
+  }, config());
+  EXPECT_EQ(ran.load(), 50);
+}
+
+TEST_P(ProcsTest, LargeClosuresAndMoveOnlyCaptures) {
+  std::atomic<int64_t> sum{0};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(100);
+    for (int i = 0; i < 100; ++i) {
+      std::array<int64_t, 64> big{};  // 512 bytes: forces the heap closure path
+      big[63] = i;
+      auto owned = std::make_unique<int>(i);
+      gort::go([&, big, owned = std::move(owned)] {
+        sum.fetch_add(big[63] + *owned);
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, config());
+  EXPECT_EQ(sum.load(), 2 * 4950);
+}
+
+TEST_P(ProcsTest, PerGoroutineStackSize) {
+  std::atomic<int> ok{0};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(2);
+    gort::go(gort::SpawnOptions{.stack_size = 4 << 20}, [&] {
+      // Uses 2 MiB of stack: more than the default reservation.
+      volatile char buf[2 << 20];
+      buf[0] = 1;
+      buf[sizeof buf - 1] = 1;
+      ok.fetch_add(buf[0] + buf[sizeof buf - 1] == 2);
+      wg.done();
+    });
+    gort::go(gort::SpawnOptions{.stack_size = 32 << 10}, [&] {
+      ok.fetch_add(1);
+      wg.done();
+    });
+    wg.wait();
+  }, config());
+  EXPECT_EQ(ok.load(), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Procs, ProcsTest, ::testing::Values(1, 2, 4), gort::test::procs_name);
+
+TEST(Scheduler, StealingSpreadsWorkAcrossProcessors) {
+  // All goroutines are spawned by one goroutine on one P; with 2 procs the other P must steal
+  // (or pull from the global queue) some of them. Each does enough work to make that certain.
+  gort::SchedulerStats st;
+  std::atomic<uint64_t> sink{0};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    constexpr int kN = 2000;
+    wg.add(kN);
+    for (int i = 0; i < kN; ++i) {
+      gort::go([&] {
+        uint64_t x = 0;
+        for (int k = 0; k < 20000; ++k) x += k * k;
+        sink.fetch_add(x, std::memory_order_relaxed);
+        wg.done();
+      });
+    }
+    wg.wait();
+    st = gort::stats();
+  }, gort::Config{.procs = 2});
+  ASSERT_EQ(st.processors.size(), 2u);
+  EXPECT_GT(st.processors[0].runs, 0u);
+  EXPECT_GT(st.processors[1].runs, 0u) << st.to_string();
+  uint64_t moved = 0;
+  for (auto& p : st.processors) moved += p.steals + p.global_pulls;
+  EXPECT_GT(moved, 0u) << st.to_string();
+}
+
+TEST(Scheduler, YieldingGoroutineDoesNotStarveGlobalQueueOrNewGoroutines) {
+  // One P. A goroutine yields forever until flagged; goroutines pushed to the global queue from
+  // a foreign thread, and goroutines it spawns itself, must still run.
+  std::atomic<bool> stop{false};
+  std::atomic<int> foreign_ran{0}, local_ran{0};
+  gort::run([&] {
+    gort::WaitGroup spinner_done;
+    spinner_done.add(1);
+    gort::go([&] {
+      for (int i = 0; i < 10; ++i) {
+        gort::go([&] { local_ran.fetch_add(1); });
+      }
+      while (!stop.load()) gort::yield();
+      spinner_done.done();
+    });
+    std::thread t([&] {
+      for (int i = 0; i < 10; ++i) gort::go([&] { foreign_ran.fetch_add(1); });
+    });
+    gort::blocking([&] { t.join(); });
+    while (foreign_ran.load() < 10 || local_ran.load() < 10) gort::yield();
+    stop.store(true);
+    spinner_done.wait();
+  }, gort::Config{.procs = 1});
+  EXPECT_EQ(foreign_ran.load(), 10);
+  EXPECT_EQ(local_ran.load(), 10);
+}
+
+TEST(Scheduler, GoOutsideRuntimeThrows) {
+  EXPECT_THROW(gort::go([] {}), std::logic_error);
+  EXPECT_EQ(gort::procs(), 0);
+  EXPECT_FALSE(gort::in_goroutine());
+}
+
+TEST(Scheduler, NestedRunThrows) {
+  gort::run([] { EXPECT_THROW(gort::run([] {}), std::logic_error); }, gort::Config{.procs = 1});
+}
+
+TEST(Scheduler, BadEnvironmentIsAClearError) {
+  setenv("GORT_PROCS", "zero", 1);
+  try {
+    gort::run([] {});
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("GORT_PROCS"), std::string::npos);
+  }
+  unsetenv("GORT_PROCS");
+  setenv("GORT_PROCS", "3", 1);
+  int procs = 0;
+  gort::run([&] { procs = gort::procs(); });
+  EXPECT_EQ(procs, 3);
+  unsetenv("GORT_PROCS");
+}
+
+TEST(Scheduler, MigrateOnYieldMovesGoroutinesBetweenThreads) {
+  // The debug mode that CI uses to flush out thread-local caching bugs: with 2 procs a
+  // yielding goroutine must end up on another OS thread, and the runtime's own per-thread
+  // state must follow it (goroutine_id stays right).
+  std::atomic<int> moves{0};
+  std::atomic<int> id_mismatches{0};
+  gort::Config cfg{.procs = 2, .migrate_on_yield = true};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(4);
+    for (int g = 0; g < 4; ++g) {
+      gort::go([&] {
+        uint64_t me = gort::goroutine_id();
+        std::thread::id last = this_thread_now();
+        for (int i = 0; i < 200; ++i) {
+          gort::yield();
+          if (this_thread_now() != last) moves.fetch_add(1);
+          last = this_thread_now();
+          if (gort::goroutine_id() != me) id_mismatches.fetch_add(1);
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, cfg);
+  EXPECT_EQ(id_mismatches.load(), 0);
+  EXPECT_GT(moves.load(), 100);  // most yields migrate (some may land on the same M)
+}
+
+}  // namespace
