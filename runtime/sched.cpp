@@ -132,8 +132,25 @@ G* global_batch(P* p) {
   return g;
 }
 
+// GORT_DEBUG=migrate: a goroutine that yielded on this M is left (in the global queue) for
+// another M, so every yield moves it to another thread. Never takes global batches, which would
+// pull such goroutines into this P's ring unchecked.
+G* local_or_global_migrating(M* m, P* p, bool* inherit) {
+  *inherit = false;
+  for (int tries = 0; tries < 4; ++tries) {
+    G* g = p->runq.pop(inherit);
+    if (!g) g = sched->runq.pop();
+    if (!g) return nullptr;
+    if (g->avoid_m != m) return g;
+    sched->runq.push(g);
+    wakep();
+  }
+  return nullptr;
+}
+
 // Steps 1-3 of the search. `inherit`: the G came from runnext and shares the current slice.
 G* local_or_global(M* m, P* p, bool* inherit) {
+  if (sched->migrate_on_yield && sched->procs > 1) return local_or_global_migrating(m, p, inherit);
   *inherit = false;
   G* g = nullptr;
   if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 && !sched->runq.empty()) {
@@ -141,12 +158,6 @@ G* local_or_global(M* m, P* p, bool* inherit) {
   }
   if (!g) g = p->runq.pop(inherit, p->preempt.load(std::memory_order_relaxed));
   if (!g) g = global_batch(p);
-  if (g && sched->migrate_on_yield && g->avoid_m == m && sched->procs > 1) {
-    // Debug mode: this goroutine asked to move; leave it to another M.
-    sched->runq.push(g);
-    g = p->runq.pop(inherit);
-    wakep();
-  }
   return g;
 }
 
@@ -309,7 +320,8 @@ G* find_runnable(M* m, bool* inherit) {
     {
       std::lock_guard<std::mutex> lock(sched->lock);
       if (sched->shutdown.load(std::memory_order_relaxed)) return nullptr;
-      if (!sched->runq.empty()) {
+      // (Not in migrate mode: what is there was left for other Ms; and wakep needs this lock.)
+      if (!sched->runq.empty() && !(sched->migrate_on_yield && procs > 1)) {
         if (G* g = global_batch(p)) return g;
       }
       releasep(m);

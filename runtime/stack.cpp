@@ -18,6 +18,14 @@
 
 #include "runtime/fatal.hpp"
 
+#if defined(GORT_ASAN) || defined(__SANITIZE_ADDRESS__)
+#define GORT_STACK_ASAN 1
+extern "C" {
+void* __asan_region_is_poisoned(void* beg, size_t size);
+void __asan_unpoison_memory_region(const volatile void* addr, size_t size);
+}
+#endif
+
 namespace gort::rt {
 namespace {
 
@@ -40,8 +48,7 @@ constexpr size_t kMaxArenas = size_t{1} << 16;
 
 constexpr size_t kAltStackSize = 64 * 1024;
 
-// The mprotect budget leaves this much of vm.max_map_count to the rest of the program (malloc
-// arenas, thread stacks, shared libraries, the user's own mappings).
+// The mprotect budget never leaves less than this many VMAs to the rest of the program.
 constexpr size_t kMinVmaMargin = 4096;
 
 constexpr uint64_t kCanaryBase = 0x6a09e667f3bcc908ULL;
@@ -178,13 +185,15 @@ size_t read_max_map_count() {
   return v == 0 ? 65530 : static_cast<size_t>(v);
 }
 
-// An mprotect guard in the middle of an arena splits one VMA into three: +2 per guard.
+// An mprotect guard in the middle of an arena splits one VMA into three: +2 per guard. Guards
+// get half of the headroom left under vm.max_map_count (about 16 k stacks at the default
+// 65530): the other half stays with the program (malloc arenas, thread stacks, libraries, files
+// it maps), which would otherwise meet ENOMEM far from its cause.
 size_t mprotect_guard_budget() {
   size_t max = read_max_map_count();
   size_t used = count_mappings();
-  size_t margin = std::max(kMinVmaMargin, max / 8);
-  if (max <= used + margin) return 0;
-  return (max - used - margin) / 2;
+  if (max <= used + 2 * kMinVmaMargin) return 0;
+  return (max - used) / 2 / 2;
 }
 
 bool guard_install_works() {
@@ -464,24 +473,39 @@ struct StackAllocator {
     if (c->count_ > 0 && (c->items_[c->count_ - 1].size_class & kClassMask) != cls) {
       flush_bottom(c, c->count_);  // the default class changed since these were cached
     }
-    if (c->count_ == 0) {
-      if (!c->registered_) register_cache(c);
-      PoolEntry batch[StackCache::kCapacity / 2];
-      size_t got = take_from_pool(cls, batch, StackCache::kCapacity / 2);
-      if (got == 0) return Stack{};
-      // The first taken (the pool's most recently released, warmest) goes on top.
-      for (size_t i = got; i-- > 0;) c->items_[c->count_++] = make_stack(cls, batch[i]);
-    }
-    Stack s = c->items_[--c->count_];
+    if (c->count_ == 0 && !refill(cls, c)) return Stack{};
+    const Stack& top = c->items_[--c->count_];
+    Stack s;
+    s.lo = top.lo;
+    s.hi = top.hi;
+    s.reserved = top.reserved;
+    s.size_class = top.size_class;
     publish(c);
     if (s.size_class & kCanaryFlag) write_canary(s.lo);
     return s;
   }
 
+  // Off the fast path: its batch buffer would otherwise enlarge every allocation's frame.
+  [[gnu::noinline]] static bool refill(uint32_t cls, StackCache* c) {
+    if (!c->registered_) register_cache(c);
+    PoolEntry batch[StackCache::kCapacity / 2];
+    size_t got = take_from_pool(cls, batch, StackCache::kCapacity / 2);
+    // The first taken (the pool's most recently released, warmest) goes on top.
+    for (size_t i = got; i-- > 0;) c->items_[c->count_++] = make_stack(cls, batch[i]);
+    publish(c);
+    return got > 0;
+  }
+
   static void release(const Stack& s, StackCache* c) {
     if (!c->registered_) register_cache(c);
     if (c->count_ == StackCache::kCapacity) flush_bottom(c, StackCache::kCapacity / 2);
-    c->items_[c->count_++] = s;
+    // Field by field: a whole-struct copy becomes two overlapping 16-byte loads, which cannot be
+    // forwarded from the caller's recent 8-byte stores of the same Stack (a ~10 ns stall).
+    Stack& slot = c->items_[c->count_++];
+    slot.lo = s.lo;
+    slot.hi = s.hi;
+    slot.reserved = s.reserved;
+    slot.size_class = s.size_class;
     publish(c);
   }
 
@@ -672,6 +696,15 @@ Stack stack_allocate(size_t reserve, StackCache* cache) {
 
 void stack_release(const Stack& stack, StackCache* cache) {
   if (!stack.valid()) return;
+#if defined(GORT_STACK_ASAN)
+  // The frames that were live when the goroutine switched away for the last time leave their
+  // redzones poisoned in ASan's shadow; the next owner of the slot would trip over them. The
+  // check only reads the shadow (untouched shadow stays uncommitted); only the poisoned part,
+  // from its lowest byte up, is rewritten.
+  if (void* p = __asan_region_is_poisoned(stack.lo, stack.reserved)) {
+    __asan_unpoison_memory_region(p, static_cast<size_t>(stack.hi - static_cast<char*>(p)));
+  }
+#endif
   uint32_t cls = stack.size_class & kClassMask;
   if (cache != nullptr && cls == g_default_class.load(std::memory_order_relaxed)) {
     StackAllocator::release(stack, cache);

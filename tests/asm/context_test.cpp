@@ -25,6 +25,9 @@
 #if defined(__x86_64__)
 #include <xmmintrin.h>
 #endif
+#if defined(GORT_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
 
 namespace {
 
@@ -45,7 +48,14 @@ class Stack {
     base_ = p;
     lo_ = static_cast<char*>(p) + page;
   }
-  ~Stack() { munmap(base_, map_size_); }
+  ~Stack() {
+#if defined(GORT_ASAN)
+    // A context that switched away for good leaves the red zones of its live frames poisoned
+    // in ASan's shadow memory; a later mapping at the same address would inherit them.
+    __asan_unpoison_memory_region(lo_, kStackSize);
+#endif
+    munmap(base_, map_size_);
+  }
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
   void* lo() const { return lo_; }
@@ -119,27 +129,31 @@ TEST(Context, PingPongPassesValues) {
   EXPECT_TRUE(c.done);
 }
 
+// Entry functions are named functions, not lambdas: for a lambda that never returns, GCC's
+// ASan instrumentation calls __asan_handle_no_return in the compiler-made static invoker, i.e.
+// on the new stack before Context::on_entry() could complete the switch protocol.
+struct FirstArg {
+  Context* main = nullptr;
+  Context self;
+  void* seen = nullptr;
+  int calls = 0;
+};
+
+void first_entry(void* p) {
+  Context::on_entry();
+  auto* a = static_cast<FirstArg*>(p);
+  a->seen = p;
+  ++a->calls;
+  a->self.switch_to(*a->main, true);
+  __builtin_trap();
+}
+
 TEST(Context, FirstSwitchCallsEntryWithArg) {
   MainCtx m;
-  struct Arg {
-    Context* main;
-    Context self;
-    void* seen = nullptr;
-    int calls = 0;
-  } arg;
+  FirstArg arg;
   arg.main = &m.ctx;
   Stack st;
-  arg.self.init(
-      st.lo(), st.size(),
-      [](void* p) {
-        Context::on_entry();
-        auto* a = static_cast<Arg*>(p);
-        a->seen = p;
-        ++a->calls;
-        a->self.switch_to(*a->main, true);
-        __builtin_trap();
-      },
-      &arg);
+  arg.self.init(st.lo(), st.size(), &first_entry, &arg);
   m.ctx.switch_to(arg.self);
   EXPECT_EQ(arg.seen, &arg);
   EXPECT_EQ(arg.calls, 1);
@@ -335,31 +349,32 @@ __attribute__((noinline)) void probe_alignment(AlignProbe* out) {
   out->local = reinterpret_cast<uintptr_t>(&buf[0]);
 }
 
+struct AlignArg {
+  Context* main = nullptr;
+  Context self;
+  uintptr_t entry_frame = 0;
+  AlignProbe first, second;
+};
+
+void align_entry(void* p) {
+  auto* a = static_cast<AlignArg*>(p);
+  // With a frame pointer, the frame address is the stack pointer right after entry's
+  // `push rbp`; it is 16-byte aligned iff the call site was.
+  a->entry_frame = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  Context::on_entry();
+  probe_alignment(&a->first);
+  a->self.switch_to(*a->main);
+  probe_alignment(&a->second);
+  a->self.switch_to(*a->main, true);
+  __builtin_trap();
+}
+
 TEST(Context, StackAlignedAtEntryAndInside) {
   MainCtx m;
-  struct Arg {
-    Context* main;
-    Context self;
-    uintptr_t entry_frame = 0;
-    AlignProbe first, second;
-  } arg;
+  AlignArg arg;
   arg.main = &m.ctx;
   Stack st;
-  arg.self.init(
-      st.lo(), st.size(),
-      [](void* p) {
-        auto* a = static_cast<Arg*>(p);
-        // With a frame pointer, the frame address is the stack pointer right after entry's
-        // `push rbp`; it is 16-byte aligned iff the call site was.
-        a->entry_frame = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-        Context::on_entry();
-        probe_alignment(&a->first);
-        a->self.switch_to(*a->main);
-        probe_alignment(&a->second);
-        a->self.switch_to(*a->main, true);
-        __builtin_trap();
-      },
-      &arg);
+  arg.self.init(st.lo(), st.size(), &align_entry, &arg);
   m.ctx.switch_to(arg.self);
   m.ctx.switch_to(arg.self);
   const uintptr_t lo = reinterpret_cast<uintptr_t>(st.lo());
