@@ -71,7 +71,7 @@ void blocking_exit() {
   m->curg = nullptr;
   m->after_switch = AfterSwitch{[](G* x, void*) {
                                   sched->runq.push(x);
-                                  wakep();
+                                  wakep_global();
                                 },
                                 g, nullptr};
   g->ctx.switch_to(m->g0);

@@ -4,7 +4,7 @@ namespace gort::rt {
 
 void GlobalQueue::push(G* g) {
   g->sched_next = nullptr;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<SpinLock> lock(mu_);
   if (tail_) tail_->sched_next = g;
   else head_ = g;
   tail_ = g;
@@ -13,7 +13,7 @@ void GlobalQueue::push(G* g) {
 
 void GlobalQueue::push_batch(G* first, G* last, uint32_t n) {
   last->sched_next = nullptr;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<SpinLock> lock(mu_);
   if (tail_) tail_->sched_next = first;
   else head_ = first;
   tail_ = last;
@@ -22,7 +22,7 @@ void GlobalQueue::push_batch(G* first, G* last, uint32_t n) {
 
 G* GlobalQueue::pop() {
   if (empty()) return nullptr;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<SpinLock> lock(mu_);
   G* g = head_;
   if (!g) return nullptr;
   head_ = g->sched_next;
@@ -33,7 +33,7 @@ G* GlobalQueue::pop() {
 }
 
 G* GlobalQueue::drain() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<SpinLock> lock(mu_);
   G* all = head_;
   head_ = tail_ = nullptr;
   size_.store(0, std::memory_order_release);

@@ -1,6 +1,7 @@
 // GlobalQueue: the FIFO of runnable goroutines not owned by any P (overflow from full rings,
-// goroutines readied from outside the runtime, yields in migrate mode). A mutex-protected
-// intrusive list (G::sched_next); `size_` is readable without the lock so the scheduler can skip
+// goroutines readied from outside the runtime, yields in migrate mode). An intrusive list
+// (G::sched_next) under a SpinLock: a futex mutex here put threads to sleep in the middle of a
+// park (measured: skynet spent ~10% in futex waits/wakes on this lock); `size_` is readable without the lock so the scheduler can skip
 // an empty queue with one load.
 //
 // Memory order of size_: written under the lock with release stores; lock-free readers use
@@ -14,6 +15,7 @@
 #include <mutex>
 
 #include "runtime/goroutine.hpp"
+#include "runtime/spin_lock.hpp"
 
 namespace gort::rt {
 
@@ -33,7 +35,7 @@ class GlobalQueue {
   G* drain();
 
  private:
-  std::mutex mu_;
+  SpinLock mu_;  // held for at most a 128-element splice; never across a switch
   G* head_ = nullptr;
   G* tail_ = nullptr;
   std::atomic<uint64_t> size_{0};
@@ -42,7 +44,7 @@ class GlobalQueue {
 template <class Push>
 G* GlobalQueue::pop_batch(uint32_t max, Push&& ring_push) {
   if (empty()) return nullptr;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<SpinLock> lock(mu_);
   uint64_t n = size_.load(std::memory_order_relaxed);
   if (n == 0) return nullptr;
   if (n > max) n = max;

@@ -17,6 +17,7 @@
 #include "runtime/fatal.hpp"
 #include "runtime/local_storage.hpp"
 #include "runtime/sched.hpp"
+#include "runtime/spin_lock.hpp"
 
 namespace gort::rt {
 
@@ -35,7 +36,7 @@ const char* to_string(GStatus s) {
   return "?";
 }
 
-void G::set_status(GStatus from, GStatus to) {
+void G::set_status_checked(GStatus from, GStatus to) {
   GStatus seen = status.load(std::memory_order_relaxed);
   if (seen != from) {
     fatalf("goroutine %llu: bad status transition %s -> %s (status was %s)",
@@ -54,7 +55,7 @@ constexpr size_t kSlabSize = 64;
 constexpr uint32_t kLocalFreeMax = 128;  // per-P free list: spill half beyond this (Go: 64/32)
 
 struct GlobalFree {
-  std::mutex mu;
+  SpinLock mu;
   G* list = nullptr;
   uint64_t count = 0;
   std::vector<G*> slabs;  // append-only
@@ -88,7 +89,7 @@ G* g_alloc() {
   GlobalFree& gf = global_free();
   P* p = owned_p_here();
   if (p == nullptr) {
-    std::lock_guard<std::mutex> lock(gf.mu);
+    std::lock_guard<SpinLock> lock(gf.mu);
     if (G* g = gf.list) {
       gf.list = g->sched_next;
       --gf.count;
@@ -98,7 +99,7 @@ G* g_alloc() {
     return new_slab(gf);
   }
   if (p->free_gs == nullptr) {
-    std::lock_guard<std::mutex> lock(gf.mu);
+    std::lock_guard<SpinLock> lock(gf.mu);
     for (uint32_t i = 0; i < kLocalFreeMax / 2 && gf.list; ++i) {
       G* g = gf.list;
       gf.list = g->sched_next;
@@ -116,6 +117,10 @@ G* g_alloc() {
   return g;
 }
 
+// A descriptor on a per-P free list may keep its stack (a default-size one), so the next spawn
+// on that P skips the stack cache entirely (Go keeps standard-size stacks with dead Gs too).
+// Descriptors on the global list never hold a stack: spilling releases them, so the scavenger
+// can reach them.
 void g_free(G* g) {
   g->locals = nullptr;
   g->locked_m = nullptr;
@@ -128,7 +133,11 @@ void g_free(G* g) {
   GlobalFree& gf = global_free();
   P* p = owned_p_here();
   if (p == nullptr) {
-    std::lock_guard<std::mutex> lock(gf.mu);
+    if (g->stack.valid()) {
+      stack_release(g->stack, nullptr);
+      g->stack = Stack{};
+    }
+    std::lock_guard<SpinLock> lock(gf.mu);
     g->sched_next = gf.list;
     gf.list = g;
     ++gf.count;
@@ -137,23 +146,40 @@ void g_free(G* g) {
   g->sched_next = p->free_gs;
   p->free_gs = g;
   if (++p->free_gs_count > kLocalFreeMax) {
-    std::lock_guard<std::mutex> lock(gf.mu);
+    G* spill = nullptr;
+    uint64_t n = 0;
     while (p->free_gs_count > kLocalFreeMax / 2) {
       G* x = p->free_gs;
       p->free_gs = x->sched_next;
       --p->free_gs_count;
+      if (x->stack.valid()) {
+        stack_release(x->stack, &p->stacks);
+        x->stack = Stack{};
+      }
+      x->sched_next = spill;
+      spill = x;
+      ++n;
+    }
+    std::lock_guard<SpinLock> lock(gf.mu);
+    while (spill) {
+      G* x = spill;
+      spill = x->sched_next;
       x->sched_next = gf.list;
       gf.list = x;
-      ++gf.count;
     }
+    gf.count += n;
   }
 }
 
 void g_free_list_return(P* p) {
   GlobalFree& gf = global_free();
-  std::lock_guard<std::mutex> lock(gf.mu);
   while (G* x = p->free_gs) {
     p->free_gs = x->sched_next;
+    if (x->stack.valid()) {
+      stack_release(x->stack, nullptr);
+      x->stack = Stack{};
+    }
+    std::lock_guard<SpinLock> lock(gf.mu);
     x->sched_next = gf.list;
     gf.list = x;
     ++gf.count;
@@ -165,7 +191,7 @@ void g_slabs_visit(void (*visit)(G*, void*), void* arg) {
   GlobalFree& gf = global_free();
   std::vector<G*> slabs;
   {
-    std::lock_guard<std::mutex> lock(gf.mu);
+    std::lock_guard<SpinLock> lock(gf.mu);
     slabs = gf.slabs;
   }
   for (G* slab : slabs) {
@@ -240,7 +266,7 @@ void g_exit(G* g) {
     ::operator delete(g->closure, std::align_val_t(kHeapClosureAlign));
     g->closure_on_heap = false;
   }
-  local_storage_destroy(g);
+  if (g->locals != nullptr) local_storage_destroy(g);
   exit_current(g);
 }
 

@@ -54,7 +54,17 @@ struct alignas(64) G {
   static constexpr size_t kInlineClosure = 48;
   alignas(16) unsigned char inline_closure[kInlineClosure];
 
-  void set_status(GStatus from, GStatus to);  // checked transition
+  // Transition from -> to. Checked (fatal on a wrong `from`) in Debug and sanitizer builds;
+  // a plain store otherwise, since it sits on every switch.
+  void set_status(GStatus from, GStatus to) {
+#if defined(GORT_CHECKED)
+    set_status_checked(from, to);
+#else
+    (void)from;
+    status.store(to, std::memory_order_release);
+#endif
+  }
+  void set_status_checked(GStatus from, GStatus to);
 };
 
 // Free-list handling of descriptors. Owner-only per-P lists; a global list under a lock.

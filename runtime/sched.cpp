@@ -118,6 +118,8 @@ void runq_put(P* p, G* g, bool next) {
     batch[n++] = g;
     for (uint32_t i = 0; i + 1 < n; ++i) batch[i]->sched_next = batch[i + 1];
     sched->runq.push_batch(batch[0], batch[n - 1], n);
+    // The owner keeps running and pulls from the global queue when its ring empties, so these
+    // are not lost even if no M wakes; callers' wakep() only adds parallelism.
     return;
   }
 }
@@ -143,7 +145,13 @@ G* local_or_global_migrating(M* m, P* p, bool* inherit) {
     if (!g) return nullptr;
     if (g->avoid_m != m) return g;
     sched->runq.push(g);
-    wakep();
+    // Someone else must come for it. wakep() starts nobody while an M spins, so a spinner
+    // that rejects work stops spinning first (else it would spin on this G forever).
+    if (m->spinning) {
+      m->spinning = false;
+      sched->nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    wakep_global();
   }
   return nullptr;
 }
@@ -348,16 +356,24 @@ G* find_runnable(M* m, bool* inherit) {
   }
 }
 
-// Gives g a stack the first time it runs.
+// Gives g a stack the first time it runs: the one its descriptor kept from a previous life
+// (see g_free), or one from the P's cache.
 void start_g(G* g, P* p) {
-  Stack s = stack_allocate(g->stack_request, p ? &p->stacks : nullptr);
-  if (!s.valid()) {
-    fatalf("cannot allocate a stack for goroutine %llu (reserve %zu KiB): address space or "
-           "vm.max_map_count exhausted",
-           static_cast<unsigned long long>(g->id),
-           (g->stack_request ? g->stack_request : stack_default_reserve()) / 1024);
+  if (g->stack.valid() && g->stack_request != 0 && g->stack.reserved < g->stack_request) {
+    stack_release(g->stack, p ? &p->stacks : nullptr);
+    g->stack = Stack{};
   }
-  g->stack = s;
+  if (!g->stack.valid()) {
+    Stack s = stack_allocate(g->stack_request, p ? &p->stacks : nullptr);
+    if (!s.valid()) {
+      fatalf("cannot allocate a stack for goroutine %llu (reserve %zu KiB): address space or "
+             "vm.max_map_count exhausted",
+             static_cast<unsigned long long>(g->id),
+             (g->stack_request ? g->stack_request : stack_default_reserve()) / 1024);
+    }
+    g->stack = s;
+  }
+  const Stack& s = g->stack;
   // The top word of the stack names its goroutine, for the overflow report.
   char* top = s.hi - 16;
   *reinterpret_cast<G**>(top) = g;
@@ -420,13 +436,21 @@ void after_yield(G* g, void*) {
 
 void after_yield_migrate(G* g, void*) {
   sched->runq.push(g);
-  wakep();
+  wakep_global();
 }
 
 void after_exit(G* g, void*) {
   M* m = current_m();
-  stack_release(g->stack, m->p ? &m->p->stacks : nullptr);
-  g->stack = Stack{};
+  // Keep a default-size stack with the descriptor (g_free decides where it ends up); under ASan
+  // always release it, since stack_release clears the dead frames' poisoned shadow.
+  bool keep = g->stack_request == 0 && g->stack.reserved == stack_default_reserve();
+#if defined(GORT_ASAN)
+  keep = false;
+#endif
+  if (!keep) {
+    stack_release(g->stack, m->p ? &m->p->stacks : nullptr);
+    g->stack = Stack{};
+  }
   g->ctx.destroy();
   g->set_status(GStatus::kDead, GStatus::kIdle);
   g_free(g);
@@ -437,7 +461,10 @@ void after_exit(G* g, void*) {
 // Public scheduler operations -------------------------------------------------------------------
 
 void wakep() {
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // step 2 of the submitter's guard
+  // No fence here: work pushed to a P's own ring is run by that P (which is running) even if
+  // no M is woken, so only parallelism is at stake, not liveness; a push to runnext is an
+  // exchange (a full barrier on x86 anyway). Pushes to the global queue go through
+  // wakep_global(), which needs the StoreLoad ordering (see the guard at the top).
   if (sched->npidle.load(std::memory_order_seq_cst) == 0) return;
   if (sched->nmspinning.load(std::memory_order_seq_cst) != 0) return;
   int expected = 0;
@@ -454,20 +481,35 @@ void wakep() {
   startm(p, true);
 }
 
+void wakep_global() {
+  // Step 2 of the submitter's guard: a seq_cst read-modify-write orders the global push before
+  // the reads in wakep (a fence would do, but GCC's TSan does not model fences).
+  if (sched->npidle.fetch_add(0, std::memory_order_seq_cst) == 0) return;
+  wakep();
+}
+
 void ready(G* g, bool next) {
   g->set_status(GStatus::kWaiting, GStatus::kRunnable);
   M* m = current_m();
-  if (P* p = owned_p(m)) runq_put(p, g, next);
-  else sched->runq.push(g);
-  wakep();
+  if (P* p = owned_p(m)) {
+    runq_put(p, g, next);
+    wakep();
+  } else {
+    sched->runq.push(g);
+    wakep_global();
+  }
 }
 
 void ready_new(G* g) {
   g->set_status(GStatus::kIdle, GStatus::kRunnable);
   M* m = current_m();
-  if (P* p = owned_p(m)) runq_put(p, g, true);
-  else sched->runq.push(g);
-  wakep();
+  if (P* p = owned_p(m)) {
+    runq_put(p, g, true);
+    wakep();
+  } else {
+    sched->runq.push(g);
+    wakep_global();
+  }
 }
 
 void park(void (*unlock)(G*, void*), void* arg) {

@@ -66,6 +66,8 @@ void yield_current();
 // Leaves the running goroutine for good (after its stack was scheduled for release).
 [[noreturn]] void exit_current(G* g);
 void wakep();
+// wakep after pushing to the global queue (orders the push before the idle checks).
+void wakep_global();
 // Called from the tail of a G's switch with nothing left: enters the M's scheduler loop.
 void schedule_loop(M* m);
 void handoff_p(P* p);
