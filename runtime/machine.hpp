@@ -43,7 +43,10 @@ struct alignas(64) M {
   uint32_t blocking_nest = 0;   // nested gort::blocking() calls inside the outermost one
   AfterSwitch after_switch;
   G* locked_g = nullptr;        // ThreadPin: the goroutine this M is reserved for
-  G* next_locked = nullptr;     // that goroutine, handed back to run (startlockedm)
+  G* next_locked = nullptr;     // that goroutine, handed back by another M before unpark()
+  G* pinned_elsewhere = nullptr;  // own M only: a popped G that must go to its locked M
+  G* deferred = nullptr;        // own M only: a popped G for g0 to start (see switch_out)
+  bool deferred_inherit = false;
   uint64_t rand_state = 0;
 
   void finish_switch() {

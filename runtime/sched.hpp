@@ -81,5 +81,6 @@ void sysmon_start();
 void sysmon_stop();
 void sysmon_wake();
 int64_t now_ns();
+int64_t coarse_now_ns();
 
 }  // namespace gort::rt
