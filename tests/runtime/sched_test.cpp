@@ -253,6 +253,31 @@ TEST(Scheduler, YieldingGoroutineDoesNotStarveGlobalQueueOrNewGoroutines) {
   EXPECT_EQ(local_ran.load(), 10);
 }
 
+TEST(Scheduler, SysmonPreemptsACpuBoundLoopAtPreemptPoints) {
+  // One P. A goroutine spins on a flag calling only preempt_point(); the goroutine that sets the
+  // flag can only run if sysmon asks the spinner to yield (after ~10 ms). Without preemption
+  // this test hangs (and ctest's timeout fails it).
+  std::atomic<bool> flag{false};
+  gort::SchedulerStats st;
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(2);
+    gort::go([&] {
+      // The setter is queued behind us on our only P; we never block or yield.
+      gort::go([&] {
+        flag.store(true);
+        wg.done();
+      });
+      while (!flag.load(std::memory_order_relaxed)) gort::preempt_point();
+      wg.done();
+    });
+    wg.wait();
+    st = gort::stats();
+  }, gort::Config{.procs = 1});
+  EXPECT_TRUE(flag.load());
+  EXPECT_GE(st.preempt_requests, 1u) << st.to_string();
+}
+
 TEST(Scheduler, GoOutsideRuntimeThrows) {
   EXPECT_THROW(gort::go([] {}), std::logic_error);
   EXPECT_EQ(gort::procs(), 0);
