@@ -74,8 +74,10 @@ void blocking_exit() {
                                   wakep_global();
                                 },
                                 g, nullptr};
+  eh_leave(g->eh);
   g->ctx.switch_to(m->g0);
   current_m()->finish_switch();
+  eh_resume(g->eh);
 }
 
 }  // namespace gort::detail

@@ -4,10 +4,10 @@
 // park (measured: skynet spent ~10% in futex waits/wakes on this lock); `size_` is readable without the lock so the scheduler can skip
 // an empty queue with one load.
 //
-// Memory order of size_: written under the lock with release stores; lock-free readers use
-// acquire loads but treat the value as a hint and re-check under the lock before relying on it.
-// The lost-wakeup guard does not depend on it: producers publish, then issue a seq_cst fence,
-// then look for spinning Ms (see sched.cpp).
+// Memory order of size_: written under the lock with release stores; lock-free readers load it
+// seq_cst and treat the value as a hint, re-checking under the lock before relying on it.
+// Producers publish, then do a seq_cst read-modify-write before looking for idle Ps
+// (wakep_global in sched.cpp).
 #pragma once
 
 #include <atomic>
@@ -29,7 +29,9 @@ class GlobalQueue {
   G* pop();
   template <class Push>
   G* pop_batch(uint32_t max, Push&& ring_push);
-  uint64_t size() const { return size_.load(std::memory_order_acquire); }
+  // seq_cst: the spinner's re-check after leaving the spinning state (sched.cpp) is the load
+  // half of a store-buffering pattern; same instruction as acquire on x86.
+  uint64_t size() const { return size_.load(std::memory_order_seq_cst); }
   bool empty() const { return size() == 0; }
   // Removes everything (shutdown); returns the list.
   G* drain();

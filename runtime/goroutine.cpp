@@ -275,16 +275,22 @@ void g_exit(G* g) {
 namespace {
 
 size_t describe_overflow(const char* lo, const char* hi, char* buf, size_t cap) {
-  (void)lo;
   G* g = *reinterpret_cast<G* const*>(hi - 16);
-  size_t n = 0;
   // The slot may belong to a stack that is cached, not running; only trust a plausible owner.
   if (g == nullptr || g->stack.hi != hi) {
-    n = append_str(buf, n, cap, "goroutine ? stack overflow (reserved ");
+    size_t n = append_str(buf, 0, cap, "goroutine ? stack overflow (reserved ");
     n = append_u64(buf, n, cap, static_cast<uint64_t>(hi - lo) / 1024);
     return append_str(buf, n, cap, " KiB)");
   }
-  n = append_str(buf, n, cap, "goroutine ");
+  return describe_goroutine_stack(g, buf, cap);
+}
+
+}  // namespace
+
+void install_overflow_describer() { stack_set_overflow_describer(describe_overflow); }
+
+size_t describe_goroutine_stack(G* g, char* buf, size_t cap) {
+  size_t n = append_str(buf, 0, cap, "goroutine ");
   n = append_u64(buf, n, cap, g->id);
   n = append_str(buf, n, cap, " stack overflow (reserved ");
   n = append_u64(buf, n, cap, g->stack.reserved / 1024);
@@ -298,10 +304,6 @@ size_t describe_overflow(const char* lo, const char* hi, char* buf, size_t cap) 
   }
   return n;
 }
-
-}  // namespace
-
-void install_overflow_describer() { stack_set_overflow_describer(describe_overflow); }
 
 }  // namespace gort::rt
 

@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "runtime/context.hpp"
+#include "runtime/eh_state.hpp"
 #include "runtime/stack.hpp"
 
 namespace gort::rt {
@@ -49,6 +50,7 @@ struct alignas(64) G {
   M* locked_m = nullptr;      // ThreadPin: the only M allowed to run this G
   uint32_t pin_depth = 0;
   M* avoid_m = nullptr;       // GORT_DEBUG=migrate: do not resume on this M
+  EhState eh;                 // exception-handling state while switched out (eh_state.hpp)
   bool closure_on_heap = false;
   bool started = false;
   static constexpr size_t kInlineClosure = 48;

@@ -14,6 +14,7 @@
 #include <pthread.h>
 
 #include "runtime/context.hpp"
+#include "runtime/eh_state.hpp"
 #include "runtime/goroutine.hpp"
 #include "runtime/park.hpp"
 
@@ -33,6 +34,7 @@ struct alignas(64) M {
   pthread_t thread{};
   bool is_main_thread = false;  // M0: the thread that called gort::run
   Context g0;
+  EhState g0_eh;                // g0's exception-handling state while a goroutine runs
   G* curg = nullptr;            // goroutine running on this M
   P* p = nullptr;               // held P
   P* nextp = nullptr;           // P handed over by startm before unpark

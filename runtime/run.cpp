@@ -16,6 +16,7 @@
 #include "runtime/config.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/sched.hpp"
+#include "runtime/sema.hpp"
 #include "runtime/stack.hpp"
 
 #if defined(GORT_ASAN)
@@ -83,6 +84,7 @@ int run_main(std::function<int()> main, const Config& requested) {
   }
   stack_system_init(cfg.stack_size);
   install_overflow_describer();
+  stack_checks_needed = stack_guard_mode() != GuardMode::kGuardInstall;
   stack_thread_init();
 
   auto* s = new Sched();
@@ -152,7 +154,10 @@ int run_main(std::function<int()> main, const Config& requested) {
     g->sched_next = nullptr;
     g = next;
   }
+  sema_forget_goroutine_waiters();
   abandon_leftovers();
+  gort::detail::preempt_pending.store(0, std::memory_order_relaxed);
+  stack_checks_needed = false;
   for (P* p : s->allp) {
     stack_cache_flush(&p->stacks);
     g_free_list_return(p);

@@ -21,17 +21,18 @@
 // spinning; a spinning M that finds work stops spinning and calls wakep() again, so parallelism
 // ramps up one thread at a time without waking every thread for every goroutine.
 //
-// The lost-wakeup guard (numbered; both sides need their fence):
-//   submitter:  1. publish the work (ring tail / global queue)
-//               2. seq_cst fence
+// The lost-wakeup guard (numbered; both sides need their StoreLoad ordering):
+//   submitter:  1. publish the work (global queue under its lock)
+//               2. a seq_cst read-modify-write (wakep_global: npidle.fetch_add(0))
 //               3. read npidle and nmspinning (wakep)
 //   spinner going idle:
 //               1. put the P on the idle list (npidle++), leave spinning (nmspinning--, seq_cst)
-//               2. re-check the global queue and every P's ring
+//               2. re-check the global queue (seq_cst load) and every P's ring
 //               3. found something: take an idle P back, spin again; else park.
 //   Either the submitter sees the spinner (and relies on it) or the spinner sees the work.
-//   A non-spinning M that goes idle does not re-check other rings: their owners are running
-//   and will get to that work themselves (only parallelism, never liveness, is at stake).
+//   Work pushed to the submitter's *own* ring needs no such ordering (wakep without the RMW):
+//   that P is running and will run it itself, so only parallelism is at stake, not liveness.
+//   For the same reason a non-spinning M that goes idle does not re-check other Ps' rings.
 #include "runtime/sched.hpp"
 
 #include <algorithm>
@@ -42,6 +43,7 @@
 #include "gort/runtime.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/spin_lock.hpp"
+#include "runtime/stack.hpp"
 
 namespace gort::detail {
 std::atomic<uint32_t> preempt_pending{0};
@@ -50,6 +52,7 @@ std::atomic<uint32_t> preempt_pending{0};
 namespace gort::rt {
 
 Sched* sched = nullptr;
+bool stack_checks_needed = false;
 
 // Wait timestamps for dumps: the coarse clock costs a few ns instead of ~20.
 int64_t coarse_now_ns() {
@@ -65,6 +68,19 @@ int64_t now_ns() {
 }
 
 namespace {
+
+// Canary mode (no guard pages available): each goroutine's stack canary is checked when it
+// switches out, so an overflow is reported at the next scheduling point instead of corrupting
+// memory silently. Set by run_main when the guard mode is not kGuardInstall (mprotect guards
+// can run out of VMA budget and fall back to canaries for new stacks).
+[[noreturn]] void report_canary_overflow(G* g) {
+  char buf[512];
+  size_t n = append_str(buf, 0, sizeof buf, "gort: ");
+  n += describe_goroutine_stack(g, buf + n, sizeof buf - n);
+  n = append_str(buf, n, sizeof buf, " (stack canary clobbered; no guard pages on this system)\n");
+  write_stderr(buf, n);
+  std::abort();
+}
 
 // P ownership helpers ----------------------------------------------------------------------------
 
@@ -85,8 +101,11 @@ P* releasep(M* m) {
   return p;
 }
 
+void clear_preempt(P* p);
+
 // Requires sched->lock.
 void pidle_put(P* p) {
+  clear_preempt(p);  // a request for a goroutine that is gone
   p->status.store(PStatus::kIdle, std::memory_order_release);
   p->idle_next = sched->pidle;
   sched->pidle = p;
@@ -105,7 +124,8 @@ P* pidle_get() {
 }
 
 void clear_preempt(P* p) {
-  if (p->preempt.load(std::memory_order_relaxed) && p->preempt.exchange(false)) {
+  if (p->preempt.load(std::memory_order_relaxed) &&
+      p->preempt.exchange(false, std::memory_order_relaxed)) {  // only a hint: relaxed
     gort::detail::preempt_pending.fetch_sub(1, std::memory_order_relaxed);
   }
 }
@@ -366,7 +386,9 @@ G* find_runnable(M* m, bool* inherit) {
 // Gives g a stack the first time it runs: the one its descriptor kept from a previous life
 // (see g_free), or one from the P's cache.
 void start_g(G* g, P* p) {
-  if (g->stack.valid() && g->stack_request != 0 && g->stack.reserved < g->stack_request) {
+  // A kept stack is always of the default size; a goroutine that asked for another size gets
+  // exactly the class it asked for (its overflow report names that reservation).
+  if (g->stack.valid() && g->stack_request != 0) {
     stack_release(g->stack, p ? &p->stacks : nullptr);
     g->stack = Stack{};
   }
@@ -408,7 +430,9 @@ void execute(M* m, G* g, bool inherit) {
     return;
   }
   begin_run(m, m->p, g, inherit);
+  eh_leave(m->g0_eh);  // gort::run may have been called from inside a catch block
   m->g0.switch_to(g->ctx);
+  eh_resume(m->g0_eh);
 }
 
 // Leaves the running goroutine `cur`: switches to the next runnable one of this P, or to g0.
@@ -441,7 +465,9 @@ void switch_out(M* m, G* cur, void (*after)(G*, void*), void* arg, bool exiting,
       next = nullptr;
     }
   }
+  if (stack_checks_needed && !stack_canary_ok(cur->stack)) report_canary_overflow(cur);
   m->after_switch = AfterSwitch{after, cur, arg};
+  if (!exiting) eh_leave(cur->eh);
   if (next) {
     begin_run(m, p, next, inherit);
     cur->ctx.switch_to(next->ctx, exiting);
@@ -450,6 +476,7 @@ void switch_out(M* m, G* cur, void (*after)(G*, void*), void* arg, bool exiting,
     cur->ctx.switch_to(m->g0, exiting);
   }
   current_m()->finish_switch();
+  eh_resume(cur->eh);
 }
 
 void after_yield(G* g, void*) {

@@ -18,7 +18,7 @@ namespace gort::rt {
 
 struct Sched {
   // lock protects: the idle P and M lists, M creation, shutdown. Lock order: any wait-queue
-  // SpinLock (sema buckets) < lock < GlobalQueue's mutex. Never held across a context switch.
+  // SpinLock (sema buckets) < lock < GlobalQueue's SpinLock. Never held across a context switch.
   std::mutex lock;
   P* pidle = nullptr;
   M* midle = nullptr;
@@ -49,6 +49,9 @@ struct Sched {
 };
 
 extern Sched* sched;  // non-null while a runtime runs
+extern bool stack_checks_needed;  // canary checks at switch-out (see sched.cpp)
+// "goroutine N stack overflow (reserved X KiB), created at FILE:LINE" (async-signal-safe).
+size_t describe_goroutine_stack(G* g, char* buf, size_t cap);
 
 // Scheduler operations -------------------------------------------------------------------------
 

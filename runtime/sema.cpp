@@ -42,7 +42,9 @@ Bucket& bucket_for(const void* addr) {
 }
 
 bool try_acquire(std::atomic<uint32_t>* addr) {
-  uint32_t v = addr->load(std::memory_order_acquire);
+  // seq_cst: the re-check after nwait++ is the load half of a store-buffering pattern with
+  // sema_release (see the protocol above); acquire would not be enough in the C++ model.
+  uint32_t v = addr->load(std::memory_order_seq_cst);
   while (v > 0) {
     if (addr->compare_exchange_weak(v, v - 1, std::memory_order_acq_rel)) return true;
   }
@@ -110,6 +112,30 @@ void sema_release(std::atomic<uint32_t>* addr) {
   b.lock.unlock();
   if (g != nullptr) ready(g);
   else parker->unpark();
+}
+
+void sema_forget_goroutine_waiters() {
+  for (Bucket& b : table) {
+    b.lock.lock();
+    Waiter* keep_head = nullptr;
+    Waiter* keep_tail = nullptr;
+    uint32_t kept = 0;
+    for (Waiter* w = b.head; w;) {
+      Waiter* next = w->next;
+      if (w->g == nullptr) {  // a parked thread: still waiting, still valid
+        w->next = nullptr;
+        if (keep_tail) keep_tail->next = w;
+        else keep_head = w;
+        keep_tail = w;
+        ++kept;
+      }
+      w = next;
+    }
+    b.head = keep_head;
+    b.tail = keep_tail;
+    b.nwait.store(kept, std::memory_order_seq_cst);
+    b.lock.unlock();
+  }
 }
 
 uint32_t sema_waiters(std::atomic<uint32_t>* addr) {

@@ -16,6 +16,9 @@ namespace gort::rt {
 void sema_acquire(std::atomic<uint32_t>* addr, const char* wait_reason);
 // Increments *addr and wakes the longest waiter on addr, if any.
 void sema_release(std::atomic<uint32_t>* addr);
+// Drops every parked goroutine from the table (shutdown: those goroutines are abandoned and
+// their Waiter records, which live on their stacks, are about to be recycled).
+void sema_forget_goroutine_waiters();
 // Waiters currently queued on addr (tests and dumps).
 uint32_t sema_waiters(std::atomic<uint32_t>* addr);
 

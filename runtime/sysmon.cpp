@@ -5,8 +5,8 @@
 // and every runtime call honour it), (3) gives back pages of idle cached stacks about once a
 // second, (4) prints the schedtrace line if asked. It sleeps 20 µs while it keeps finding work,
 // doubling after 50 idle rounds up to 10 ms; when every P is idle and no thread is blocked it
-// sleeps until woken (startm, blocking_enter and shutdown wake it), so an idle runtime costs
-// nothing.
+// sleeps until woken (startm, blocking_enter and shutdown wake it) or for at most a second, so
+// an idle runtime costs one wake-up per second.
 #include <cstdio>
 #include <string>
 

@@ -23,9 +23,10 @@ void preempt_slow();
 }  // namespace detail
 
 // Starts the runtime, runs `main` as the main goroutine and returns when it returns: its int
-// result, or 0 for a void function. Goroutines still alive at that point are abandoned (never
-// resumed; their stacks are unmapped at process exit). One runtime per process at a time:
-// calling run while one is running throws std::logic_error.
+// result, or 0 for a void function. Goroutines running on a thread at that point keep it until
+// their next scheduling point (or the end of a blocking() call); goroutines still parked or
+// queued are abandoned: never resumed, their stacks recycled without unwinding. One runtime per
+// process at a time: calling run while one is running throws std::logic_error.
 template <class F>
 int run(F&& main, const Config& config = {}) {
   if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
@@ -35,8 +36,9 @@ int run(F&& main, const Config& config = {}) {
   }
 }
 
-// Spawns a goroutine running `fn` (a callable taking no arguments; it is moved or copied onto the
-// goroutine's stack). Returns the new goroutine's id. Callable from any goroutine, and from
+// Spawns a goroutine running `fn` (a callable taking no arguments; it is moved or copied into
+// the goroutine's descriptor, or one heap block when larger than 48 bytes). Returns the new
+// goroutine's id. The goroutine gets its stack when it first runs. Callable from any goroutine, and from
 // threads that are not runtime threads while the runtime runs (the goroutine then goes to the
 // global queue and an idle processor is woken). Throws std::logic_error when no runtime runs.
 template <class F>
@@ -49,7 +51,9 @@ uint64_t go(const SpawnOptions& options, F&& fn,
   return detail::spawn(std::forward<F>(fn), options, where);
 }
 
-// Lets other goroutines run; the caller goes to the back of the global queue (Go's Gosched).
+// Lets other goroutines run; the caller goes to the back of its processor's queue (Go's
+// Gosched uses the global queue; the local tail is cheaper and the 61-tick check keeps the
+// global queue served).
 void yield();
 
 // Cheap check for CPU-bound loops: yields if sysmon asked this goroutine to give up its processor

@@ -51,6 +51,39 @@ TEST_F(CrashTest, StackOverflowReportsTheCustomReservation) {
       "stack overflow \\(reserved 64 KiB\\)");
 }
 
+// Fills each frame completely: a canary only catches writes that land on it.
+__attribute__((noinline)) int use_stack(volatile char* prev, int depth, int max_depth) {
+  volatile char frame[512];
+  for (int i = 0; i < 512; ++i) frame[i] = static_cast<char>(depth);
+  if (prev) frame[1] = prev[0];
+  if (depth == max_depth) return frame[0];
+  return use_stack(frame, depth + 1, max_depth) + frame[0];
+}
+
+TEST_F(CrashTest, CanaryModeReportsAnOverflowAtTheNextSwitch) {
+  // Without guard pages (forced here; the fallback on kernels without MADV_GUARD_INSTALL once
+  // the mprotect budget is spent) a goroutine that overran its stack and returned is caught
+  // when it next switches out.
+  EXPECT_DEATH(
+      {
+        setenv("GORT_STACK_GUARD", "canary", 1);
+        gort::run([] {
+          gort::WaitGroup wg;
+          wg.add(1);
+          gort::go(gort::SpawnOptions{.stack_size = 64 << 10}, [&] {
+            // ~66 KiB of frames on a 64 KiB stack: past the canary, not past the (unprotected)
+            // guard page below it.
+            use_stack(nullptr, 0, 120);
+            gort::yield();
+            wg.done();
+          });
+          wg.wait();
+        }, gort::Config{.procs = 1});
+      },
+      "goroutine [0-9]+ stack overflow \\(reserved 64 KiB\\), created at .*crash_test.cpp:[0-9]+.*"
+      "stack canary clobbered");
+}
+
 TEST_F(CrashTest, EscapedExceptionNamesGoroutineSiteAndWhat) {
   EXPECT_DEATH(
       {

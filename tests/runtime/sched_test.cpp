@@ -196,6 +196,47 @@ TEST_P(ProcsTest, PerGoroutineStackSize) {
   EXPECT_EQ(ok.load(), 2);
 }
 
+TEST_P(ProcsTest, GoroutinesParkInsideCatchBlocksIndependently) {
+  // Goroutines interleave inside their catch handlers (parking there, possibly resuming on other
+  // threads); each must still see its own exception and end its own handler.
+  constexpr int kG = 64;
+  std::atomic<int> right{0};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(kG);
+    for (int i = 0; i < kG; ++i) {
+      gort::go([&, i] {
+        try {
+          throw std::runtime_error(std::to_string(i));
+        } catch (const std::runtime_error& e) {
+          for (int k = 0; k < 5; ++k) gort::yield();
+          gort::WaitGroup inner;
+          inner.add(1);
+          gort::go([&] {
+            try {
+              throw 1;
+            } catch (int) {
+              gort::yield();
+            }
+            inner.done();
+          });
+          inner.wait();
+          if (std::uncaught_exceptions() == 0 && e.what() == std::to_string(i)) {
+            try {
+              throw;  // rethrows *this* goroutine's current exception
+            } catch (const std::runtime_error& again) {
+              if (again.what() == std::to_string(i)) right.fetch_add(1);
+            }
+          }
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, config());
+  EXPECT_EQ(right.load(), kG);
+}
+
 INSTANTIATE_TEST_SUITE_P(Procs, ProcsTest, ::testing::Values(1, 2, 4), gort::test::procs_name);
 
 TEST(Scheduler, StealingSpreadsWorkAcrossProcessors) {

@@ -29,7 +29,7 @@ struct PendingSpawn {
 };
 
 // Reserves a goroutine and room for its callable. Throws std::logic_error when no runtime is
-// running, std::bad_alloc when no stack can be mapped.
+// running, std::bad_alloc when a large callable cannot be allocated.
 PendingSpawn spawn_begin(const SpawnRequest& request);
 // Makes the goroutine runnable; returns its id.
 uint64_t spawn_commit(void* goroutine);
@@ -50,6 +50,7 @@ template <class F>
 uint64_t spawn(F&& f, const SpawnOptions& options, const std::source_location& where) {
   using Fn = std::decay_t<F>;
   static_assert(std::is_invocable_v<Fn&>, "gort::go needs a callable taking no arguments");
+  static_assert(alignof(Fn) <= 64, "gort::go: callables aligned beyond 64 bytes are not supported");
   SpawnRequest req{sizeof(Fn), alignof(Fn), &run_closure<Fn>, options, where};
   PendingSpawn pending = spawn_begin(req);
   try {
