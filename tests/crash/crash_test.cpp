@@ -51,13 +51,14 @@ TEST_F(CrashTest, StackOverflowReportsTheCustomReservation) {
       "stack overflow \\(reserved 64 KiB\\)");
 }
 
-// Fills each frame completely: a canary only catches writes that land on it.
-__attribute__((noinline)) int use_stack(volatile char* prev, int depth, int max_depth) {
+// Recurses until `bytes` of stack below `top` are used, filling each frame completely (a canary
+// only catches writes that land on it).
+__attribute__((noinline)) int use_stack(const char* top, size_t bytes) {
   volatile char frame[512];
-  for (int i = 0; i < 512; ++i) frame[i] = static_cast<char>(depth);
-  if (prev) frame[1] = prev[0];
-  if (depth == max_depth) return frame[0];
-  return use_stack(frame, depth + 1, max_depth) + frame[0];
+  for (int i = 0; i < 512; ++i) frame[i] = static_cast<char>(i);
+  const char* here = static_cast<const char*>(__builtin_frame_address(0));
+  if (static_cast<size_t>(top - here) >= bytes) return frame[0];
+  return use_stack(top, bytes) + frame[1];
 }
 
 TEST_F(CrashTest, CanaryModeReportsAnOverflowAtTheNextSwitch) {
@@ -73,7 +74,7 @@ TEST_F(CrashTest, CanaryModeReportsAnOverflowAtTheNextSwitch) {
           gort::go(gort::SpawnOptions{.stack_size = 64 << 10}, [&] {
             // ~66 KiB of frames on a 64 KiB stack: past the canary, not past the (unprotected)
             // guard page below it.
-            use_stack(nullptr, 0, 120);
+            use_stack(static_cast<const char*>(__builtin_frame_address(0)), 65 << 10);
             gort::yield();
             wg.done();
           });
