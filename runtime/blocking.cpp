@@ -74,10 +74,11 @@ void blocking_exit() {
                                   wakep_global();
                                 },
                                 g, nullptr};
-  eh_leave(g->eh);
+  eh_leave(g->eh, m->eh_globals);
   g->ctx.switch_to(m->g0);
-  current_m()->finish_switch();
-  eh_resume(g->eh);
+  M* now = current_m();
+  now->finish_switch();
+  eh_resume(g->eh, now->eh_globals);
 }
 
 }  // namespace gort::detail

@@ -24,14 +24,15 @@ __attribute__((noipa)) inline EhState* thread_eh_state() {
   return reinterpret_cast<EhState*>(abi::__cxa_get_globals());
 }
 
-inline void eh_leave(EhState& mine) {
-  EhState* t = thread_eh_state();
-  mine = *t;
-  if (!mine.empty()) *t = EhState{};
+// `thread_state` is the running thread's thread_eh_state(), which each M caches once at start
+// (the address is fixed for the thread's life), saving a call per switch.
+inline void eh_leave(EhState& mine, EhState* thread_state) {
+  mine = *thread_state;
+  if (!mine.empty()) *thread_state = EhState{};
 }
 
-inline void eh_resume(const EhState& mine) {
-  if (!mine.empty()) *thread_eh_state() = mine;
+inline void eh_resume(const EhState& mine, EhState* thread_state) {
+  if (!mine.empty()) *thread_state = mine;
 }
 
 }  // namespace gort::rt

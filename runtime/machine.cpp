@@ -32,6 +32,7 @@ void m_main(M* m) {
   prctl(PR_SET_NAME, name, 0, 0, 0);
   stack_thread_init();
   m->g0.init_for_thread();
+  m->eh_globals = thread_eh_state();
   // startm handed us a P before creating the thread.
   if (m->nextp != nullptr) {
     P* p = m->nextp;

@@ -35,6 +35,7 @@ struct alignas(64) M {
   bool is_main_thread = false;  // M0: the thread that called gort::run
   Context g0;
   EhState g0_eh;                // g0's exception-handling state while a goroutine runs
+  EhState* eh_globals = nullptr;  // this thread's __cxa_eh_globals (eh_state.hpp)
   G* curg = nullptr;            // goroutine running on this M
   P* p = nullptr;               // held P
   P* nextp = nullptr;           // P handed over by startm before unpark

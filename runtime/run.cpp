@@ -109,6 +109,7 @@ int run_main(std::function<int()> main, const Config& requested) {
 
   set_current_m(m0);
   m0->g0.init_for_thread();
+  m0->eh_globals = thread_eh_state();
   {
     std::lock_guard<std::mutex> lock(s->lock);
     for (int i = cfg.procs - 1; i >= 1; --i) {

@@ -430,9 +430,9 @@ void execute(M* m, G* g, bool inherit) {
     return;
   }
   begin_run(m, m->p, g, inherit);
-  eh_leave(m->g0_eh);  // gort::run may have been called from inside a catch block
+  eh_leave(m->g0_eh, m->eh_globals);  // gort::run may have been called inside a catch block
   m->g0.switch_to(g->ctx);
-  eh_resume(m->g0_eh);
+  eh_resume(m->g0_eh, m->eh_globals);
 }
 
 // Leaves the running goroutine `cur`: switches to the next runnable one of this P, or to g0.
@@ -467,7 +467,7 @@ void switch_out(M* m, G* cur, void (*after)(G*, void*), void* arg, bool exiting,
   }
   if (stack_checks_needed && !stack_canary_ok(cur->stack)) report_canary_overflow(cur);
   m->after_switch = AfterSwitch{after, cur, arg};
-  if (!exiting) eh_leave(cur->eh);
+  if (!exiting) eh_leave(cur->eh, m->eh_globals);
   if (next) {
     begin_run(m, p, next, inherit);
     cur->ctx.switch_to(next->ctx, exiting);
@@ -475,13 +475,13 @@ void switch_out(M* m, G* cur, void (*after)(G*, void*), void* arg, bool exiting,
     m->curg = nullptr;
     cur->ctx.switch_to(m->g0, exiting);
   }
-  current_m()->finish_switch();
-  eh_resume(cur->eh);
+  M* now = current_m();  // maybe another thread than before the switch
+  now->finish_switch();
+  eh_resume(cur->eh, now->eh_globals);
 }
 
-void after_yield(G* g, void*) {
-  M* m = current_m();
-  runq_put(m->p, g, false);
+void after_yield(G* g, void* p) {
+  runq_put(static_cast<P*>(p), g, false);  // same M, same P as before the switch
 }
 
 void after_yield_migrate(G* g, void*) {
@@ -585,7 +585,7 @@ void yield_current() {
     return;
   }
   cur->set_status(GStatus::kRunning, GStatus::kRunnable);
-  switch_out(m, cur, after_yield, nullptr, false);
+  switch_out(m, cur, after_yield, p, false);
 }
 
 void exit_current(G* g) {
