@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <cxxabi.h>
+#include <sys/mman.h>
 
 #include "gort/runtime.hpp"
 #include "runtime/fatal.hpp"
@@ -51,7 +52,11 @@ void G::set_status_checked(GStatus from, GStatus to) {
 
 namespace {
 
-constexpr size_t kSlabSize = 64;
+// Descriptors come in 2 MiB slabs (8,192 of them) asking for a transparent huge page: a spawn
+// storm that keeps a million goroutines pending touches fresh descriptor memory, and with 4 KiB
+// pages that cost one ~1.6 µs fault per 16 descriptors (measured: ~100 ns per spawn on this VM).
+constexpr size_t kSlabBytes = 2u << 20;
+constexpr size_t kSlabSize = kSlabBytes / sizeof(G);
 constexpr uint32_t kLocalFreeMax = 128;  // per-P free list: spill half beyond this (Go: 64/32)
 
 struct GlobalFree {
@@ -66,9 +71,25 @@ GlobalFree& global_free() {
   return *gf;
 }
 
+G* map_slab() {
+  // Over-map by one slab to carve an aligned 2 MiB region (THP needs the alignment).
+  void* raw = mmap(nullptr, 2 * kSlabBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  uintptr_t base = reinterpret_cast<uintptr_t>(raw);
+  uintptr_t aligned = (base + kSlabBytes - 1) & ~(uintptr_t{kSlabBytes} - 1);
+  if (aligned > base) munmap(raw, aligned - base);
+  uintptr_t end = base + 2 * kSlabBytes;
+  if (end > aligned + kSlabBytes) munmap(reinterpret_cast<void*>(aligned + kSlabBytes), end - aligned - kSlabBytes);
+  madvise(reinterpret_cast<void*>(aligned), kSlabBytes, MADV_HUGEPAGE);  // a hint; 4 KiB pages work too
+  G* slab = reinterpret_cast<G*>(aligned);
+  for (size_t i = 0; i < kSlabSize; ++i) ::new (&slab[i]) G();
+  return slab;
+}
+
 // Requires gf.mu.
 G* new_slab(GlobalFree& gf) {
-  G* slab = new G[kSlabSize];
+  G* slab = map_slab();
   gf.slabs.push_back(slab);
   for (size_t i = 1; i < kSlabSize; ++i) {
     slab[i].sched_next = gf.list;

@@ -35,10 +35,12 @@ bool retake(int64_t now) {
       p->sysmon_when = now;
     } else if (st == PStatus::kRunning && now - p->sysmon_when >= kPreemptAfterNs &&
                !p->preempt.load(std::memory_order_relaxed)) {
-      if (!p->preempt.exchange(true)) {
+      if (!p->preempt.exchange(true, std::memory_order_relaxed)) {  // a hint: relaxed
         gort::detail::preempt_pending.fetch_add(1, std::memory_order_relaxed);
         sched->preempt_requests.fetch_add(1, std::memory_order_relaxed);
-        acted = true;
+        // Not counted as `acted`: a CPU-bound program would otherwise keep sysmon at its
+        // 20 µs period, which costs a good part of a vCPU here (Go's retake counts only
+        // handoffs too).
       }
     }
     if (st != PStatus::kBlocking) continue;
