@@ -342,6 +342,9 @@ G* find_runnable(M* m, bool* inherit) {
     }
     if (G* g = local_or_global(m, p, inherit)) return g;
 
+    // (The netpoller plugs in here: a non-blocking poll whose ready goroutines are injected in a
+    // batch; and below, before stopm, one idle M blocks in the poller until the earliest timer
+    // while the others sleep on their futex.)
     const int procs = sched->procs;
     if (m->spinning || 2 * sched->nmspinning.load() < procs - sched->npidle.load()) {
       if (!m->spinning) {
