@@ -101,6 +101,24 @@ G* new_slab(GlobalFree& gf) {
   return &slab[0];
 }
 
+// Moves a list of n descriptors (linked through sched_next) to the global free list, releasing
+// their kept stacks first: descriptors on the global list never hold a stack.
+void spill_to_global(G* list, uint32_t n, StackCache* cache) {
+  G* last = nullptr;
+  for (G* x = list; x; x = x->sched_next) {
+    if (x->stack.valid()) {
+      stack_release(x->stack, cache);
+      x->stack = Stack{};
+    }
+    last = x;
+  }
+  GlobalFree& gf = global_free();
+  std::lock_guard<SpinLock> lock(gf.mu);
+  last->sched_next = gf.list;
+  gf.list = list;
+  gf.count += n;
+}
+
 P* owned_p_here() {
   M* m = current_m();
   return (m != nullptr && !m->in_blocking) ? m->p : nullptr;
@@ -149,6 +167,7 @@ G* g_alloc() {
 // Descriptors on the global list never hold a stack: spilling releases them, so the scavenger
 // can reach them.
 void g_free(G* g) {
+  g->sched_next = nullptr;
   g->locals = nullptr;
   g->locked_m = nullptr;
   g->pin_depth = 0;
@@ -157,60 +176,31 @@ void g_free(G* g) {
   g->started = false;
   g->closure = nullptr;
   g->run = nullptr;
-  GlobalFree& gf = global_free();
   P* p = owned_p_here();
   if (p == nullptr) {
-    if (g->stack.valid()) {
-      stack_release(g->stack, nullptr);
-      g->stack = Stack{};
-    }
-    std::lock_guard<SpinLock> lock(gf.mu);
-    g->sched_next = gf.list;
-    gf.list = g;
-    ++gf.count;
+    spill_to_global(g, 1, nullptr);
     return;
   }
   g->sched_next = p->free_gs;
   p->free_gs = g;
   if (++p->free_gs_count > kLocalFreeMax) {
-    G* spill = nullptr;
-    uint64_t n = 0;
-    while (p->free_gs_count > kLocalFreeMax / 2) {
-      G* x = p->free_gs;
-      p->free_gs = x->sched_next;
-      --p->free_gs_count;
-      if (x->stack.valid()) {
-        stack_release(x->stack, &p->stacks);
-        x->stack = Stack{};
-      }
-      x->sched_next = spill;
-      spill = x;
+    G* spill = p->free_gs;
+    G* last = spill;
+    uint32_t n = 1;
+    while (n < kLocalFreeMax / 2) {
+      last = last->sched_next;
       ++n;
     }
-    std::lock_guard<SpinLock> lock(gf.mu);
-    while (spill) {
-      G* x = spill;
-      spill = x->sched_next;
-      x->sched_next = gf.list;
-      gf.list = x;
-    }
-    gf.count += n;
+    p->free_gs = last->sched_next;
+    p->free_gs_count -= n;
+    last->sched_next = nullptr;
+    spill_to_global(spill, n, &p->stacks);
   }
 }
 
 void g_free_list_return(P* p) {
-  GlobalFree& gf = global_free();
-  while (G* x = p->free_gs) {
-    p->free_gs = x->sched_next;
-    if (x->stack.valid()) {
-      stack_release(x->stack, nullptr);
-      x->stack = Stack{};
-    }
-    std::lock_guard<SpinLock> lock(gf.mu);
-    x->sched_next = gf.list;
-    gf.list = x;
-    ++gf.count;
-  }
+  if (p->free_gs) spill_to_global(p->free_gs, p->free_gs_count, nullptr);
+  p->free_gs = nullptr;
   p->free_gs_count = 0;
 }
 

@@ -541,10 +541,10 @@ void wakep_global() {
   wakep();
 }
 
-void ready(G* g, bool next) {
-  g->set_status(GStatus::kWaiting, GStatus::kRunnable);
-  M* m = current_m();
-  if (P* p = owned_p(m)) {
+namespace {
+// Queues a runnable g where the caller may: its own P (runnext or tail) or the global queue.
+void make_runnable(G* g, bool next) {
+  if (P* p = owned_p(current_m())) {
     runq_put(p, g, next);
     wakep();
   } else {
@@ -552,17 +552,16 @@ void ready(G* g, bool next) {
     wakep_global();
   }
 }
+}  // namespace
+
+void ready(G* g, bool next) {
+  g->set_status(GStatus::kWaiting, GStatus::kRunnable);
+  make_runnable(g, next);
+}
 
 void ready_new(G* g) {
   g->set_status(GStatus::kIdle, GStatus::kRunnable);
-  M* m = current_m();
-  if (P* p = owned_p(m)) {
-    runq_put(p, g, true);
-    wakep();
-  } else {
-    sched->runq.push(g);
-    wakep_global();
-  }
+  make_runnable(g, true);
 }
 
 void park(void (*unlock)(G*, void*), void* arg) {
