@@ -641,6 +641,19 @@ void schedule_loop(M* m) {
   }
 }
 
+// Whether a goroutine waiting for a lock may spin instead of parking (Go's sync_runtime_canSpin):
+// only a few rounds, only with more than one processor, only while another P is running (the
+// holder may be on it and about to release), and only if our own P has nothing else queued.
+bool can_spin(int iteration) {
+  if (iteration >= 4 || sched == nullptr || sched->procs <= 1) return false;
+  if (sched->procs <= sched->npidle.load(std::memory_order_relaxed) +
+                         sched->nmspinning.load(std::memory_order_relaxed) + 1) {
+    return false;
+  }
+  P* p = owned_p(current_m());
+  return p != nullptr && p->runq.empty();
+}
+
 // Pinning (ThreadPin) ---------------------------------------------------------------------------
 
 void pin_current() {

@@ -76,6 +76,8 @@ void schedule_loop(M* m);
 void handoff_p(P* p);
 // Body of every M thread but M0 (machine.cpp).
 void m_main(M* m);
+// Lock spinning policy (sync primitives): see sched.cpp.
+bool can_spin(int iteration);
 // Pinning (ThreadPin).
 void pin_current();
 void unpin_current() noexcept;
