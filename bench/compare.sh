@@ -8,7 +8,7 @@
 # Environment:
 #   REPS=5                       repetitions per runtime (DESIGN §7 asks for >= 5)
 #   PROCS="1 2"                  processor counts (GOMAXPROCS for Go)
-#   WORKLOADS="spawn skynet skynet_chan fib yield parked"
+#   WORKLOADS="spawn skynet skynet_chan fib yield parked mutex timers pingpong ring mpmc select2 select4"
 #   RUN_TIMEOUT=300              seconds per single run
 #   OUT=path.md                  report path (default bench/results/<date>-<hash>-core.md)
 #   LOG=path                     append every run's stdout+stderr (checks, gort stats) there
@@ -24,7 +24,7 @@ cd "$root"
 build_dir="${1:-${GORT_BUILD_DIR:-build}}"
 REPS="${REPS:-5}"
 PROCS="${PROCS:-1 2}"
-WORKLOADS="${WORKLOADS:-spawn skynet skynet_chan fib yield parked}"
+WORKLOADS="${WORKLOADS:-spawn skynet skynet_chan fib yield parked mutex timers pingpong ring mpmc select2 select4}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-300}"
 
 gort_bin=""
@@ -179,6 +179,12 @@ bars = {
     "yield": ("abs", 10.0, 1, "≤ 10 ns per yield at 1 P"),
     "parked": ("abs", 4.8 * 1024, None, "≤ 4.8 KiB (4915 B) per G"),
     "fib": (None, None, None, "speedup ≥ 1.85× (see below)"),
+    "mutex": ("ratio", 1.0, None, "≤ Go"),
+    "pingpong": ("ratio", 0.5, None, "≤ 0.5× Go per round trip"),
+    "ring": ("ratio", 0.5, None, "≤ 0.5× Go per hop"),
+    "mpmc": (None, None, None, "— (informational)"),
+    "select2": (None, None, None, "— (informational)"),
+    "select4": (None, None, None, "— (informational)"),
 }
 
 o = []
@@ -253,7 +259,7 @@ for wl in workloads:
                 o.append(f"- {rt} {wl} procs={p}: " + ", ".join(f"{x:.1f}" for x in v))
 o.append("")
 o.append("Notes: skynet is fork-join with a WaitGroup and a result slot per child on both sides; "
-         "skynet_chan (channels) runs on Go only until gort has channels. parked counts VmRSS + "
+         "skynet_chan is the original skynet with one unbuffered channel per node. parked counts VmRSS + "
          "VmPTE growth per parked goroutine on both sides. Numbers are only meaningful together "
          "with the machine description above.")
 open(out_path, "w").write("\n".join(o) + "\n")

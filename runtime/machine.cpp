@@ -30,6 +30,9 @@ void m_main(M* m) {
   }
   name[n] = '\0';
   prctl(PR_SET_NAME, name, 0, 0, 0);
+  // Futex timeouts (the timer M) are ns-precise only with a minimal timer slack; the default
+  // 50 µs would round every sub-millisecond sleep up (probes Q6).
+  prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
   stack_thread_init();
   m->g0.init_for_thread();
   m->eh_globals = thread_eh_state();

@@ -16,6 +16,7 @@
 #include "runtime/goroutine.hpp"
 #include "runtime/runq.hpp"
 #include "runtime/stack.hpp"
+#include "runtime/timer.hpp"
 
 namespace gort::rt {
 
@@ -37,6 +38,7 @@ struct alignas(64) P {
   std::atomic<uint64_t> blocktick{0};   // gort::blocking() entries, for sysmon's retake
   std::atomic<bool> preempt{false};     // sysmon's request to the running goroutine
 
+  TimerHeap timers;           // timers armed on this P (timer.hpp); run by anyone
   StackCache stacks;          // owner-only
   G* free_gs = nullptr;       // owner-only descriptor free list
   uint32_t free_gs_count = 0;

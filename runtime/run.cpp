@@ -6,11 +6,15 @@
 // Once every thread has been joined, goroutines that never finished are abandoned: their stacks
 // go back to the pool without unwinding (destructors of their frames do not run), callables of
 // goroutines that never started are destroyed. Descriptors and stacks are kept for the next run.
+// Timers still pending are dropped (they never fire; the runtime holds no reference to them
+// afterwards, so their owners may free them; timer_stop then returns false).
 #include <algorithm>
 #include <functional>
 #include <numeric>
 #include <source_location>
 #include <stdexcept>
+
+#include <sys/prctl.h>
 
 #include "gort/runtime.hpp"
 #include "runtime/config.hpp"
@@ -108,6 +112,10 @@ int run_main(std::function<int()> main, const Config& requested) {
   sched = s;
 
   set_current_m(m0);
+  // M0 runs goroutines too: precise futex timeouts while it does (see m_main); the caller's
+  // slack comes back when run returns.
+  const int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+  prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
   m0->g0.init_for_thread();
   m0->eh_globals = thread_eh_state();
   {
@@ -156,6 +164,8 @@ int run_main(std::function<int()> main, const Config& requested) {
     g = next;
   }
   sema_forget_goroutine_waiters();
+  timers_drop_all();  // pending timers never fire; their owners' memory is not touched again
+  if (old_slack > 0) prctl(PR_SET_TIMERSLACK, old_slack, 0, 0, 0);
   abandon_leftovers();
   gort::detail::preempt_pending.store(0, std::memory_order_relaxed);
   stack_checks_needed = false;

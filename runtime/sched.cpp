@@ -33,6 +33,13 @@
 //   Work pushed to the submitter's *own* ring needs no such ordering (wakep without the RMW):
 //   that P is running and will run it itself, so only parallelism is at stake, not liveness.
 //   For the same reason a non-spinning M that goes idle does not re-check other Ps' rings.
+//
+// Timers (timer.hpp): each P's heap is run by its M at the top of find_runnable and on direct
+// switches that hold no lock (one relaxed load when nothing is armed); the last idle step runs
+// every heap's expired timers; and the last M to go idle while timers are pending becomes the
+// timer M: it sleeps on its futex only until the earliest deadline over all heaps, then takes an
+// idle P (as a spinner) and runs them. Whoever arms a timer earlier than the timer M's deadline
+// unparks it (timer_armed). This is the role the netpoller's blocking poll takes over later.
 #include "runtime/sched.hpp"
 
 #include <algorithm>
@@ -44,6 +51,7 @@
 #include "runtime/fatal.hpp"
 #include "runtime/spin_lock.hpp"
 #include "runtime/stack.hpp"
+#include "runtime/timer.hpp"
 
 namespace gort::detail {
 std::atomic<uint32_t> preempt_pending{0};
@@ -87,6 +95,14 @@ namespace {
 // The P the calling thread may use as owner, or null (foreign thread, g0 without P, or inside
 // gort::blocking() where sysmon may hand the P to another M at any moment).
 P* owned_p(M* m) { return (m != nullptr && !m->in_blocking) ? m->p : nullptr; }
+
+// Runs the P's expired timers (Go's checkTimers). Costs one load when nothing is armed.
+inline void check_own_timers(P* p) {
+  int64_t w = p->timers.min_when.load(std::memory_order_relaxed);
+  if (w == kNoTimer) return;
+  int64_t now = now_ns();
+  if (w <= now) run_timers(&p->timers, now);
+}
 
 void acquirep(M* m, P* p) {
   p->m = m;
@@ -272,9 +288,24 @@ void startm(P* p, bool spinning) {
   if (sched->sysmon_sleeping.load(std::memory_order_seq_cst)) sysmon_wake();
 }
 
-// Parks the M until startm hands it a P (or shutdown). Returns with m->p set, or without on
+void release_timer_role() {
+  sched->timer_sleep_until.store(kNoTimer, std::memory_order_seq_cst);
+  sched->timer_m.store(nullptr, std::memory_order_seq_cst);
+}
+
+// Parks an M that has no P (stopm) and, if timers are pending and no other M does it, sleeps
+// only until the earliest one as the timer M (Go's blocking netpoll with a timeout; when the
+// netpoller exists, the timer M blocks in it instead of on its futex). Returns with m->p set
+// (handed over by startm, or an idle P taken to run due timers: then m spins), or without on
 // shutdown.
-void stopm(M* m) {
+//
+// Against lost wake-ups with timer_armed (store-buffering, all seq_cst): each round the timer M
+// (having claimed timer_m) stores timer_sleep_until = kNoTimer, reads every heap's min_when,
+// then publishes the earliest as timer_sleep_until; an armer publishes min_when, then reads
+// timer_sleep_until and timer_m. Either the armer's read comes after our kNoTimer store (it
+// unparks us unless its deadline is not earlier than the one we publish) or our read of the
+// heaps sees its timer.
+void idle_park(M* m) {
   {
     std::lock_guard<std::mutex> lock(sched->lock);
     if (sched->shutdown.load(std::memory_order_relaxed)) return;
@@ -282,10 +313,70 @@ void stopm(M* m) {
     sched->midle = m;
   }
   sched->thread_parks.fetch_add(1, std::memory_order_relaxed);
+  bool timer_role = false;
   for (;;) {
-    m->parker.park();
-    if (m->nextp != nullptr || sched->shutdown.load(std::memory_order_acquire)) break;
+    if (!timer_role && earliest_timer() != kNoTimer) {
+      M* expected = nullptr;
+      timer_role = sched->timer_m.compare_exchange_strong(expected, m, std::memory_order_seq_cst);
+    }
+    if (timer_role) {
+      // Each round: "wake me for any timer" first, then read the heaps, then publish the
+      // deadline, so an armer that read an older deadline is ordered before our read.
+      sched->timer_sleep_until.store(kNoTimer, std::memory_order_seq_cst);
+      const int64_t next = earliest_timer();  // after the claim: see timer_armed
+      sched->timer_sleep_until.store(next, std::memory_order_seq_cst);
+      if (next == kNoTimer) {  // stopped meanwhile
+        release_timer_role();
+        timer_role = false;
+      } else {
+        const int64_t now = now_ns();
+        if (next > now) m->parker.park_for(next - now);
+      }
+    }
+    if (!timer_role) m->parker.park();
+    // A wake-up may come from startm (nextp), shutdown, an armer (timer_armed) or the timeout;
+    // only the first two are ordered with nextp, so it is read under the lock.
+    const bool due = timer_role && now_ns() >= earliest_timer();
+    P* p = nullptr;
+    bool handed = false;
+    {
+      std::lock_guard<std::mutex> lock(sched->lock);
+      if (m->nextp != nullptr || sched->shutdown.load(std::memory_order_relaxed)) {
+        handed = true;  // startm took us off the idle list (or shutdown)
+      } else if (due) {
+        // Timers are due: leave the idle list and take an idle P to run them (and what they
+        // ready).
+        for (M** pp = &sched->midle; *pp != nullptr; pp = &(*pp)->idle_next) {
+          if (*pp == m) {
+            *pp = m->idle_next;
+            break;
+          }
+        }
+        m->idle_next = nullptr;
+        p = pidle_get();
+      }
+    }
+    if (handed) break;
+    if (!due) continue;  // woken early (an earlier timer, or a stale unpark): look again
+    release_timer_role();
+    timer_role = false;
+    if (p != nullptr) {
+      acquirep(m, p);
+      m->spinning = true;  // finding work ends with reset_spinning's wakep: the role passes on
+      sched->nmspinning.fetch_add(1, std::memory_order_seq_cst);
+      if (sched->sysmon_sleeping.load(std::memory_order_seq_cst)) sysmon_wake();
+      return;
+    }
+    // Every P is busy: run them here; what they ready goes to the global queue.
+    run_all_timers(now_ns());
+    {
+      std::lock_guard<std::mutex> lock(sched->lock);
+      if (sched->shutdown.load(std::memory_order_relaxed)) return;
+      m->idle_next = sched->midle;
+      sched->midle = m;
+    }
   }
+  if (timer_role) release_timer_role();
   if (m->nextp) {
     acquirep(m, m->nextp);
     m->nextp = nullptr;
@@ -305,6 +396,8 @@ void stop_locked_m(M* m) {
   if (m->p) handoff_p(releasep(m));
   for (;;) {
     m->parker.park();
+    // Under the lock: a stale unpark from timer_armed may wake us while start_locked_m writes.
+    std::lock_guard<std::mutex> lock(sched->lock);
     if (m->next_locked != nullptr || sched->shutdown.load(std::memory_order_acquire)) break;
   }
   if (m->nextp) {
@@ -317,10 +410,13 @@ void stop_locked_m(M* m) {
 void start_locked_m(M* m, G* g) {
   M* owner = g->locked_m;
   P* p = releasep(m);
-  owner->nextp = p;
-  owner->next_locked = g;
+  {
+    std::lock_guard<std::mutex> lock(sched->lock);  // pairs with stop_locked_m's check
+    owner->nextp = p;
+    owner->next_locked = g;
+  }
   owner->parker.unpark();
-  stopm(m);
+  idle_park(m);
 }
 
 G* find_runnable(M* m, bool* inherit) {
@@ -337,9 +433,10 @@ G* find_runnable(M* m, bool* inherit) {
     }
     P* p = m->p;
     if (p == nullptr) {
-      stopm(m);
+      idle_park(m);
       continue;
     }
+    check_own_timers(p);  // Go's step 2: they may ready goroutines into this P
     if (G* g = local_or_global(m, p, inherit)) return g;
 
     // (The netpoller plugs in here: a non-blocking poll whose ready goroutines are injected in a
@@ -352,6 +449,12 @@ G* find_runnable(M* m, bool* inherit) {
         sched->nmspinning.fetch_add(1, std::memory_order_seq_cst);
       }
       if (G* g = steal_work(m, p)) return g;
+      // Expired timers of every other P (idle ones included) and of the global heap (Go runs
+      // them on the last steal pass); what they ready lands in this P.
+      // (Only when something ran: in migrate mode an extra look may refuse and requeue work.)
+      if (run_all_timers(now_ns())) {
+        if (G* g = local_or_global(m, p, inherit)) return g;
+      }
     }
 
     // Nothing anywhere: give the P back.
@@ -382,7 +485,7 @@ G* find_runnable(M* m, bool* inherit) {
         }
       }
     }
-    stopm(m);
+    idle_park(m);
   }
 }
 
@@ -460,6 +563,7 @@ void switch_out(M* m, G* cur, void (*after)(G*, void*), void* arg, bool exiting,
         next = nullptr;
       }
     } else {
+      check_own_timers(p);
       next = local_or_global(m, p, &inherit);
     }
     if (next && next->locked_m != nullptr) {
@@ -571,11 +675,33 @@ void park(void (*unlock)(G*, void*), void* arg) {
   switch_out(m, cur, unlock, arg, false, /*holds_lock=*/true);
 }
 
+void park_nolock(void (*after)(G*, void*), void* arg) {
+  M* m = current_m();
+  G* cur = m->curg;
+  cur->wait_since_ns = coarse_now_ns();
+  switch_out(m, cur, after, arg, false, /*holds_lock=*/false);
+}
+
+P* current_owned_p() { return owned_p(current_m()); }
+
+void timer_armed(int64_t when) {
+  if (when >= sched->timer_sleep_until.load(std::memory_order_seq_cst)) return;
+  if (M* tm = sched->timer_m.load(std::memory_order_seq_cst)) {
+    tm->parker.unpark();  // it re-reads the earliest deadline (a stale unpark is harmless)
+    return;
+  }
+  // No timer M. An M with a P looks at its own heap at its next switch and becomes the timer
+  // M when it goes idle; anyone else makes sure some M spins (it runs every heap's expired
+  // timers, then sleeps as the timer M).
+  if (current_owned_p() == nullptr) wakep_global();
+}
+
 void yield_current() {
   M* m = current_m();
   G* cur = m->curg;
   if (cur == nullptr || m->in_blocking) return;
   P* p = m->p;
+  check_own_timers(p);
   if (sched->migrate_on_yield && sched->procs > 1 && m->locked_g == nullptr) {
     cur->avoid_m = m;
     cur->set_status(GStatus::kRunning, GStatus::kRunnable);

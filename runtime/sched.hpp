@@ -13,6 +13,7 @@
 #include "runtime/goroutine.hpp"
 #include "runtime/machine.hpp"
 #include "runtime/processor.hpp"
+#include "runtime/timer.hpp"
 
 namespace gort::rt {
 
@@ -41,6 +42,13 @@ struct Sched {
   std::atomic<uint64_t> created_external{0}, exited_external{0};  // spawns/exits without a P
   std::atomic<uint64_t> thread_parks{0}, thread_wakes{0}, blocking_calls{0}, handoffs{0},
       preempt_requests{0};
+
+  // Timers (timer.hpp). `timers` holds those armed without a P. The timer M is the idle M that
+  // sleeps on its futex until the earliest deadline (sched.cpp, idle_park); timer_sleep_until is
+  // that deadline, kNoTimer while nobody sleeps so (or while it computes it).
+  TimerHeap timers;
+  std::atomic<M*> timer_m{nullptr};
+  std::atomic<int64_t> timer_sleep_until{kNoTimer};
 
   // sysmon
   Parker sysmon_parker;
@@ -87,5 +95,13 @@ void sysmon_stop();
 void sysmon_wake();
 int64_t now_ns();
 int64_t coarse_now_ns();
+// The P the calling thread owns (null: foreign thread, no P, or inside gort::blocking()).
+P* current_owned_p();
+// Called after a timer was armed for `when`: wakes the timer M if it sleeps past it, or makes
+// sure some M will look at the timers (Go's wakeNetPoller).
+void timer_armed(int64_t when);
+// Parks the running goroutine like park(); `holds_lock` false: `after` releases nothing, so the
+// switch may take any next goroutine.
+void park_nolock(void (*after)(G*, void*), void* arg);
 
 }  // namespace gort::rt

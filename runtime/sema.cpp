@@ -1,16 +1,27 @@
-// Semaphore table. 251 buckets (prime, as Go's semTabSize) of FIFO waiter lists, each under its
-// own SpinLock, with an atomic waiter count so a release with no waiters takes no lock.
+// Semaphore table. 251 buckets (prime, as Go's semTabSize) of waiter lists, each under its own
+// SpinLock, with an atomic waiter count so a release with no waiters takes no lock. A bucket
+// holds two kinds of waiters, told apart by Waiter::kind: semaphore waiters keyed by the
+// counter's address, and notify-list (CondVar) waiters keyed by the list's address and ordered
+// by ticket. Both share the parking code and the shutdown sweep.
 //
 // Protocol (no lost wake-ups):
-//   acquire: lock bucket; nwait++ (seq_cst); re-try the decrement; enqueue; park, releasing the
-//            lock only after the goroutine is switched out (park's after-switch hook).
+//   acquire: lock bucket; nwait++ (seq_cst); re-try the decrement; enqueue (tail, or ahead of
+//            the other waiters on addr when lifo); park, releasing the lock only after the
+//            goroutine is switched out (park's after-switch hook).
 //   release: *addr++ (seq_cst); if nwait == 0 return; lock; dequeue the first waiter on addr;
-//            unlock; wake it. The woken waiter retries the decrement and re-queues if another
-//            acquirer took the count first (no handoff yet; Mutex's starvation mode will add one).
+//            with handoff, take the count for it (Waiter::handed); unlock; wake it. A woken
+//            waiter without `handed` retries the decrement and re-queues if another acquirer
+//            took the count first.
 //   The seq_cst increment of *addr and of nwait order the two sides: a releaser that reads
 //   nwait == 0 did its increment before the acquirer's nwait++, so the acquirer's re-try sees it.
+//
+// Waking happens after the unlock, so the releaser never holds a bucket lock across ready()
+// (which may take the global queue lock). A dequeued Waiter stays valid until it is woken: a
+// goroutine cannot run before ready(), and a parked thread loops until `dequeued` is set. So
+// the waker reads everything it needs from the Waiter first and touches it last with that store.
 #include "runtime/sema.hpp"
 
+#include "gort/sync.hpp"
 #include "runtime/machine.hpp"
 #include "runtime/park.hpp"
 #include "runtime/sched.hpp"
@@ -20,18 +31,45 @@ namespace gort::rt {
 
 namespace {
 
+enum class Kind : uint8_t { kSema, kNotify };
+
 struct Waiter {
-  std::atomic<uint32_t>* addr;
-  G* g;               // parked goroutine, or null for a parked thread
-  Parker* parker;     // the thread's parker when g is null
-  Waiter* next;
+  const void* key = nullptr;   // semaphore counter or notify list
+  G* g = nullptr;              // parked goroutine, or null for a parked thread
+  Parker* parker = nullptr;    // the thread's parker when g is null
+  Waiter* next = nullptr;
+  uint32_t ticket = 0;         // kNotify: the notify ticket waited for
+  Kind kind = Kind::kSema;
+  bool handed = false;         // kSema: the releaser took the count for us (handoff)
+  // Thread waiters only: set (release) by the waker as its last touch of this record; the
+  // waiter loops on it (acquire), so a stale futex permit never lets it leave while queued.
+  std::atomic<bool> dequeued{false};
 };
 
 struct alignas(64) Bucket {
   SpinLock lock;
   std::atomic<uint32_t> nwait{0};
-  Waiter* head = nullptr;  // FIFO
+  Waiter* head = nullptr;
   Waiter* tail = nullptr;
+
+  void push_back(Waiter* w) {
+    w->next = nullptr;
+    if (tail) tail->next = w;
+    else head = w;
+    tail = w;
+  }
+  // Ahead of the first waiter with the same key (the release scan finds it first).
+  void push_front(Waiter* w) {
+    w->next = head;
+    head = w;
+    if (tail == nullptr) tail = w;
+  }
+  void unlink(Waiter* prev, Waiter* w) {
+    if (prev) prev->next = w->next;
+    else head = w->next;
+    if (tail == w) tail = prev;
+    w->next = nullptr;
+  }
 };
 
 constexpr size_t kBuckets = 251;
@@ -55,15 +93,58 @@ thread_local Parker thread_parker;
 
 __attribute__((noipa)) Parker* this_thread_parker() { return &thread_parker; }
 
+// The running goroutine, or null when the caller must park its thread (not a runtime thread,
+// or inside gort::blocking()).
+G* parkable_g() {
+  M* m = current_m();
+  return (m != nullptr && !m->in_blocking) ? m->curg : nullptr;
+}
+
+// Called with b.lock held and w queued; returns once w was dequeued and woken, lock released.
+void sleep_queued(Bucket& b, Waiter& w, const char* wait_reason) {
+  if (w.g != nullptr) {
+    w.g->wait_reason = wait_reason;
+    w.g->set_status(GStatus::kRunning, GStatus::kWaiting);
+    park([](G*, void* bucket) { static_cast<Bucket*>(bucket)->lock.unlock(); }, &b);
+    w.g->wait_reason = nullptr;
+  } else {
+    b.lock.unlock();
+    while (!w.dequeued.load(std::memory_order_acquire)) w.parker->park();
+  }
+}
+
+void init_waiter(Waiter& w, const void* key, Kind kind) {
+  w.key = key;
+  w.kind = kind;
+  w.g = parkable_g();
+  w.parker = w.g ? nullptr : this_thread_parker();
+}
+
+// Wakes a waiter already unlinked from its bucket (lock released). Returns whether it was a
+// goroutine. w must not be touched afterwards.
+bool wake(Waiter* w) {
+  G* g = w->g;
+  if (g != nullptr) {
+    ready(g);
+    return true;
+  }
+  Parker* parker = w->parker;
+  w->dequeued.store(true, std::memory_order_release);
+  parker->unpark();
+  return false;
+}
+
+// int32 distance: a ticket t is "before" n even across wrap-around.
+bool ticket_less(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
+
 }  // namespace
 
-void sema_acquire(std::atomic<uint32_t>* addr, const char* wait_reason) {
+void sema_acquire(std::atomic<uint32_t>* addr, const char* wait_reason, bool lifo) {
   if (try_acquire(addr)) return;
   Bucket& b = bucket_for(addr);
   for (;;) {
-    M* m = current_m();
-    G* g = (m != nullptr && !m->in_blocking) ? m->curg : nullptr;
-    Waiter w{addr, g, g ? nullptr : this_thread_parker(), nullptr};
+    Waiter w;
+    init_waiter(w, addr, Kind::kSema);
     b.lock.lock();
     b.nwait.fetch_add(1, std::memory_order_seq_cst);
     if (try_acquire(addr)) {
@@ -71,30 +152,21 @@ void sema_acquire(std::atomic<uint32_t>* addr, const char* wait_reason) {
       b.lock.unlock();
       return;
     }
-    if (b.tail) b.tail->next = &w;
-    else b.head = &w;
-    b.tail = &w;
-    if (g != nullptr) {
-      g->wait_reason = wait_reason;
-      g->set_status(GStatus::kRunning, GStatus::kWaiting);
-      park([](G*, void* bucket) { static_cast<Bucket*>(bucket)->lock.unlock(); }, &b);
-      g->wait_reason = nullptr;
-    } else {
-      b.lock.unlock();
-      w.parker->park();
-    }
-    if (try_acquire(addr)) return;
+    if (lifo) b.push_front(&w);
+    else b.push_back(&w);
+    sleep_queued(b, w, wait_reason);
+    if (w.handed || try_acquire(addr)) return;
   }
 }
 
-void sema_release(std::atomic<uint32_t>* addr) {
+void sema_release(std::atomic<uint32_t>* addr, bool handoff) {
   addr->fetch_add(1, std::memory_order_seq_cst);
   Bucket& b = bucket_for(addr);
   if (b.nwait.load(std::memory_order_seq_cst) == 0) return;
   b.lock.lock();
   Waiter* prev = nullptr;
   Waiter* w = b.head;
-  while (w != nullptr && w->addr != addr) {
+  while (w != nullptr && (w->key != addr || w->kind != Kind::kSema)) {
     prev = w;
     w = w->next;
   }
@@ -102,16 +174,93 @@ void sema_release(std::atomic<uint32_t>* addr) {
     b.lock.unlock();
     return;
   }
-  if (prev) prev->next = w->next;
-  else b.head = w->next;
-  if (b.tail == w) b.tail = prev;
+  b.unlink(prev, w);
   b.nwait.fetch_sub(1, std::memory_order_relaxed);
-  // Copy out before unlocking: a thread waiter may return (and its Waiter die) right after.
-  G* g = w->g;
-  Parker* parker = w->parker;
+  // Taking the count here, under the lock, is what makes the handoff direct: a newcomer's
+  // fast-path decrement can no longer beat the waiter to it.
+  bool handed = handoff && try_acquire(addr);
+  w->handed = handed;
   b.lock.unlock();
-  if (g != nullptr) ready(g);
-  else parker->unpark();
+  bool was_g = wake(w);
+  // Let the waiter run now on this processor (it sits in runnext): in starvation mode the
+  // releaser would otherwise keep the CPU and the waiter's turn would wait a time slice.
+  if (handed && was_g && parkable_g() != nullptr) yield_current();
+}
+
+uint32_t notify_list_add(detail::NotifyList* list) {
+  return list->wait.fetch_add(1, std::memory_order_seq_cst);
+}
+
+void notify_list_wait(detail::NotifyList* list, uint32_t ticket, const char* wait_reason) {
+  Bucket& b = bucket_for(list);
+  b.lock.lock();
+  // notify is only advanced under this lock, so this check and the enqueue are atomic with
+  // respect to notifiers: either the ticket was already notified or the notifier will find us.
+  if (ticket_less(ticket, list->notify.load(std::memory_order_relaxed))) {
+    b.lock.unlock();
+    return;
+  }
+  Waiter w;
+  init_waiter(w, list, Kind::kNotify);
+  w.ticket = ticket;
+  b.push_back(&w);
+  b.nwait.fetch_add(1, std::memory_order_relaxed);
+  sleep_queued(b, w, wait_reason);
+}
+
+void notify_list_notify_one(detail::NotifyList* list) {
+  // Fast path: no ticket handed out since the last notify. A waiter that took its ticket
+  // under the user's lock is visible here when the notifier holds (or held) that lock.
+  if (list->wait.load(std::memory_order_seq_cst) == list->notify.load(std::memory_order_relaxed)) return;
+  Bucket& b = bucket_for(list);
+  b.lock.lock();
+  uint32_t t = list->notify.load(std::memory_order_relaxed);
+  if (t == list->wait.load(std::memory_order_seq_cst)) {
+    b.lock.unlock();
+    return;
+  }
+  list->notify.store(t + 1, std::memory_order_relaxed);
+  Waiter* prev = nullptr;
+  for (Waiter* w = b.head; w != nullptr; prev = w, w = w->next) {
+    if (w->key == list && w->kind == Kind::kNotify && w->ticket == t) {
+      b.unlink(prev, w);
+      b.nwait.fetch_sub(1, std::memory_order_relaxed);
+      b.lock.unlock();
+      wake(w);
+      return;
+    }
+  }
+  // Ticket t was taken but its owner has not queued yet: it will see notify > t and not sleep.
+  b.lock.unlock();
+}
+
+void notify_list_notify_all(detail::NotifyList* list) {
+  if (list->wait.load(std::memory_order_seq_cst) == list->notify.load(std::memory_order_relaxed)) return;
+  Bucket& b = bucket_for(list);
+  b.lock.lock();
+  list->notify.store(list->wait.load(std::memory_order_seq_cst), std::memory_order_relaxed);
+  Waiter* woken = nullptr;
+  Waiter* prev = nullptr;
+  uint32_t n = 0;
+  for (Waiter* w = b.head; w != nullptr;) {
+    Waiter* next = w->next;
+    if (w->key == list && w->kind == Kind::kNotify) {
+      b.unlink(prev, w);
+      w->next = woken;
+      woken = w;
+      ++n;
+    } else {
+      prev = w;
+    }
+    w = next;
+  }
+  b.nwait.fetch_sub(n, std::memory_order_relaxed);
+  b.lock.unlock();
+  while (woken != nullptr) {
+    Waiter* next = woken->next;  // read before the wake: the record dies when its owner runs
+    wake(woken);
+    woken = next;
+  }
 }
 
 void sema_forget_goroutine_waiters() {
@@ -142,7 +291,7 @@ uint32_t sema_waiters(std::atomic<uint32_t>* addr) {
   Bucket& b = bucket_for(addr);
   b.lock.lock();
   uint32_t n = 0;
-  for (Waiter* w = b.head; w; w = w->next) n += (w->addr == addr);
+  for (Waiter* w = b.head; w; w = w->next) n += (w->key == addr && w->kind == Kind::kSema);
   b.lock.unlock();
   return n;
 }

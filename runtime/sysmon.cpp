@@ -7,8 +7,17 @@
 // doubling after 50 idle rounds up to 10 ms; when every P is idle and no thread is blocked it
 // sleeps until woken (startm, blocking_enter and shutdown wake it) or for at most a second, so
 // an idle runtime costs one wake-up per second.
+//
+// Timers: the deep sleep also ends at the earliest timer (the timer M, sched.cpp, is what fires
+// timers on an idle runtime; sysmon only looks). Each round, a timer overdue by more than
+// kTimerGraceNs is run here (a backstop for Ps that never reach a timer check, e.g. direct
+// switches under wait-queue locks, and for every P busy): what it readies goes to the global
+// queue.
+#include <algorithm>
 #include <cstdio>
 #include <string>
+
+#include <sys/prctl.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -23,6 +32,7 @@ namespace {
 constexpr int64_t kPreemptAfterNs = 10'000'000;   // Go's forcePreemptNS
 constexpr int64_t kBlockingRetakeNs = 20'000;     // one sysmon tick
 constexpr int64_t kScavengeEveryNs = 1'000'000'000;
+constexpr int64_t kTimerGraceNs = 1'000'000;
 
 bool retake(int64_t now) {
   bool acted = false;
@@ -83,6 +93,7 @@ void schedtrace(int64_t start) {
 }
 
 void sysmon_main() {
+  prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
   const int64_t start = now_ns();
   const int64_t trace_ns = static_cast<int64_t>(sched->config.schedtrace.count()) * 1000000;
   int64_t delay_ns = 20'000;
@@ -100,7 +111,12 @@ void sysmon_main() {
           !sched->shutdown.load(std::memory_order_acquire)) {
         stack_scavenge();
         last_scavenge = now_ns();
-        sched->sysmon_parker.park_for(1'000'000'000);
+        int64_t sleep_ns = 1'000'000'000;
+        int64_t next = earliest_timer();
+        if (next != kNoTimer) {
+          sleep_ns = std::clamp<int64_t>(next - now_ns() + kTimerGraceNs, 1, sleep_ns);
+        }
+        sched->sysmon_parker.park_for(sleep_ns);
       }
       sched->sysmon_sleeping.store(false, std::memory_order_seq_cst);
       delay_ns = 20'000;
@@ -112,6 +128,7 @@ void sysmon_main() {
     sched->sysmon_parker.park_for(delay_ns);
     int64_t now = now_ns();
     idle_rounds = retake(now) ? 0 : idle_rounds + 1;
+    if (earliest_timer() <= now - kTimerGraceNs) run_all_timers(now);
     if (now - last_scavenge >= kScavengeEveryNs) {
       stack_scavenge();
       last_scavenge = now;

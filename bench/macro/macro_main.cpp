@@ -14,7 +14,10 @@
 // below and add one row to kWorkloads; compare.sh picks it up by name.
 
 #include <gort/gort.hpp>
+#include <gort/chan.hpp>
+#include <gort/select.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cstdint>
@@ -26,6 +29,7 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -170,6 +174,62 @@ Result run_yield(int64_t n) {
   return {ns / static_cast<double>(2 * per), "ns_per_yield"};
 }
 
+// ---- mutex: 4 goroutines, each doing n/4 lock/increment/unlock on one gort::Mutex -----------
+// Value: total time / n, i.e. ns per lock+unlock pair under contention. Checks the counter.
+
+Result run_mutex(int64_t n) {
+  constexpr int kGoroutines = 4;
+  const int64_t per = n / kGoroutines;
+  gort::Mutex mu;
+  int64_t counter = 0;
+  gort::WaitGroup wg;
+  wg.add(kGoroutines);
+  auto start = Clock::now();
+  for (int g = 0; g < kGoroutines; ++g) {
+    gort::go([per, &mu, &counter, &wg] {
+      for (int64_t i = 0; i < per; ++i) {
+        mu.lock();
+        ++counter;
+        mu.unlock();
+      }
+      wg.done();
+    });
+  }
+  wg.wait();
+  double ns = ns_since(start);
+  Result r{ns / static_cast<double>(kGoroutines * per), "ns_per_lock"};
+  r.ok = check(counter == kGoroutines * per,
+               "counter " + std::to_string(counter) + " == " + std::to_string(kGoroutines * per));
+  return r;
+}
+
+// ---- timers: n goroutines, each sleeping a random 0-100 ms (a fixed pseudo-random sequence) ---
+// Value: (time from the first spawn to the last wake-up - 100 ms) / n, i.e. the runtime's cost
+// per timed goroutine (spawn, arm, fire, wake, exit) beyond the longest sleep. Checks that no
+// goroutine woke before its deadline.
+
+Result run_timers(int64_t n) {
+  gort::WaitGroup wg;
+  std::atomic<int64_t> early{0};
+  wg.add(n);
+  auto start = Clock::now();
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t x = static_cast<uint32_t>(i) * 2654435761u;
+    auto d = std::chrono::microseconds(x % 100'000);
+    gort::go([d, &wg, &early] {
+      auto deadline = Clock::now() + d;
+      gort::sleep_for(d);
+      if (Clock::now() < deadline) early.fetch_add(1, std::memory_order_relaxed);
+      wg.done();
+    });
+  }
+  wg.wait();
+  double ns = ns_since(start) - 100e6;
+  Result r{ns / static_cast<double>(n), "ns_per_timer"};
+  r.ok = check(early.load() == 0, std::to_string(early.load()) + " goroutines woke early (want 0)");
+  return r;
+}
+
 // ---- parked: n goroutines blocked at once on a shared WaitGroup --------------------------------
 // Value: growth of VmRSS + VmPTE (page tables count: every stack is its own mapping) per
 // goroutine while all are parked; then they are released and waited for.
@@ -238,6 +298,148 @@ Result run_parked(int64_t n) {
 
 // ---- table and CLI -----------------------------------------------------------------------------
 
+// ---- channel workloads (same as bench/peers/go/chan_workloads.go) -----------------------------
+
+// pingpong: n round trips over two unbuffered channels; ns per round trip.
+Result run_pingpong(int64_t n) {
+  gort::Chan<int64_t> ping, pong;
+  gort::go([ping, pong]() mutable {
+    while (auto v = ping.recv()) pong.send(*v);
+  });
+  int64_t bad = 0;
+  auto start = Clock::now();
+  for (int64_t i = 0; i < n; ++i) {
+    ping.send(i);
+    if (pong.recv() != i) ++bad;
+  }
+  double ns = ns_since(start);
+  ping.close();
+  Result r{ns / static_cast<double>(n), "ns_per_roundtrip"};
+  r.ok = bad == 0;
+  return r;
+}
+
+// ring: n goroutines in a ring of unbuffered channels pass a token 1000 times around; ns per hop.
+Result run_ring(int64_t n) {
+  constexpr int kLaps = 1000;
+  std::vector<gort::Chan<int64_t>> links(static_cast<size_t>(n) + 1);
+  for (int64_t i = 0; i < n; ++i) {
+    gort::go([in = links[i], out = links[i + 1]]() mutable {
+      while (auto v = in.recv()) out.send(*v + 1);
+      out.close();
+    });
+  }
+  int64_t bad = 0;
+  auto start = Clock::now();
+  for (int l = 0; l < kLaps; ++l) {
+    links[0].send(0);
+    if (links[n].recv() != n) ++bad;
+  }
+  double ns = ns_since(start);
+  links[0].close();
+  while (links[n].recv()) {
+  }
+  Result r{ns / static_cast<double>(kLaps * n), "ns_per_hop"};
+  r.ok = bad == 0;
+  return r;
+}
+
+// mpmc: 4 producers, 4 consumers, n ints through a channel of capacity 128; ns per message.
+Result run_mpmc(int64_t n) {
+  gort::Chan<int64_t> ch(128);
+  gort::WaitGroup prod, cons;
+  std::atomic<int64_t> total{0};
+  const int64_t per = n / 4;
+  auto start = Clock::now();
+  prod.add(4);
+  cons.add(4);
+  for (int p = 0; p < 4; ++p) {
+    gort::go([&, ch]() mutable {
+      for (int64_t i = 0; i < per; ++i) ch.send(i);
+      prod.done();
+    });
+  }
+  for (int c = 0; c < 4; ++c) {
+    gort::go([&, ch]() mutable {
+      int64_t sum = 0;
+      for (int64_t v : ch) sum += v;
+      total.fetch_add(sum);
+      cons.done();
+    });
+  }
+  prod.wait();
+  ch.close();
+  cons.wait();
+  double ns = ns_since(start);
+  Result r{ns / static_cast<double>(4 * per), "ns_per_msg"};
+  r.ok = total.load() == 4 * (per * (per - 1) / 2);
+  return r;
+}
+
+// selectK: a producer per channel keeps k unbuffered channels busy; one consumer selects over
+// all k, n times; ns per select.
+template <int K>
+Result run_select(int64_t n) {
+  std::vector<gort::Chan<int>> chans(K);
+  gort::Chan<bool> done;
+  gort::WaitGroup producers;
+  producers.add(K);
+  for (int i = 0; i < K; ++i) {
+    gort::go([&, c = chans[i], done]() mutable {
+      bool stop = false;
+      while (!stop) {
+        gort::select(gort::send_case(c, 1), gort::recv_case(done, [&](std::optional<bool>) { stop = true; }));
+      }
+      producers.done();
+    });
+  }
+  int64_t got = 0;
+  auto take = [&](std::optional<int> v) { got += v.value_or(0); };
+  auto start = Clock::now();
+  for (int64_t i = 0; i < n; ++i) {
+    if constexpr (K == 2) {
+      gort::select(gort::recv_case(chans[0], take), gort::recv_case(chans[1], take));
+    } else {
+      gort::select(gort::recv_case(chans[0], take), gort::recv_case(chans[1], take),
+                   gort::recv_case(chans[2], take), gort::recv_case(chans[3], take));
+    }
+  }
+  double ns = ns_since(start);
+  done.close();
+  producers.wait();
+  Result r{ns / static_cast<double>(n), "ns_per_select"};
+  r.ok = got == n;
+  return r;
+}
+
+// skynet_chan: the original skynet; children report on an unbuffered channel per node.
+void skynet_chan(gort::Chan<int64_t> out, int64_t num, int64_t size) {
+  if (size == 1) {
+    out.send(num);
+    return;
+  }
+  gort::Chan<int64_t> rc;
+  const int64_t sub = size / 10;
+  for (int64_t i = 0; i < 10; ++i) {
+    gort::go([rc, num, i, sub] { skynet_chan(rc, num + i * sub, sub); });
+  }
+  int64_t sum = 0;
+  for (int i = 0; i < 10; ++i) sum += *rc.recv();
+  out.send(sum);
+}
+
+Result run_skynet_chan(int64_t n) {
+  const int64_t size = skynet_size(n);
+  gort::Chan<int64_t> c;
+  auto start = Clock::now();
+  gort::go([c, size] { skynet_chan(c, 0, size); });
+  int64_t result = *c.recv();
+  double ms = ns_since(start) / 1e6;
+  Result r{ms, "ms"};
+  r.ok = size != 0 && result == size * (size - 1) / 2;
+  return r;
+}
+
 struct Workload {
   const char* name;
   int64_t default_n;    // standard size (what compare.sh runs)
@@ -247,10 +449,17 @@ struct Workload {
 constexpr Workload kWorkloads[] = {
     {"spawn", 1'000'000, run_spawn},
     {"skynet", 1'000'000, run_skynet},
-    {"skynet_chan", 1'000'000, nullptr},  // needs gort channels
+    {"skynet_chan", 1'000'000, run_skynet_chan},
+    {"pingpong", 1'000'000, run_pingpong},
+    {"ring", 1'000, run_ring},
+    {"mpmc", 2'000'000, run_mpmc},
+    {"select2", 2'000'000, run_select<2>},
+    {"select4", 2'000'000, run_select<4>},
     {"fib", 35, run_fib},
     {"yield", 10'000'000, run_yield},
     {"parked", 1'000'000, run_parked},
+    {"timers", 1'000'000, run_timers},
+    {"mutex", 10'000'000, run_mutex},
 };
 
 [[noreturn]] void usage(const char* msg) {

@@ -5,4 +5,6 @@
 #include "gort/local.hpp"
 #include "gort/runtime.hpp"
 #include "gort/stats.hpp"
+#include "gort/sync.hpp"
+#include "gort/time.hpp"
 #include "gort/wait_group.hpp"

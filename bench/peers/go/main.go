@@ -28,7 +28,9 @@ var workloads = map[string]workload{
 	"skynet_chan": {1_000_000, runSkynetChan},
 	"fib":         {35, runFib},
 	"yield":       {10_000_000, runYield},
+	"mutex":       {10_000_000, runMutex},
 	"parked":      {1_000_000, runParked},
+	"timers":      {1_000_000, runTimers},
 }
 
 func names() string {

@@ -157,6 +157,31 @@ func runYield(n int) (float64, string, string) {
 	return float64(el.Nanoseconds()) / float64(2*per), "ns_per_yield", ""
 }
 
+// mutex: 4 goroutines each do n/4 Lock/increment/Unlock on one sync.Mutex; ns per pair.
+func runMutex(n int) (float64, string, string) {
+	const workers = 4
+	per := n / workers
+	var mu sync.Mutex
+	var counter int64
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	start := time.Now()
+	for g := 0; g < workers; g++ {
+		go func() {
+			for i := 0; i < per; i++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	check(counter == int64(workers*per), "mutex counter %d (want %d)", counter, workers*per)
+	return float64(el.Nanoseconds()) / float64(workers*per), "ns_per_lock", ""
+}
+
 // procStatusKB returns the named fields (in kB) of /proc/self/status.
 func procStatusKB(keys ...string) map[string]int64 {
 	out := map[string]int64{}
@@ -216,4 +241,32 @@ func runParked(n int) (float64, string, string) {
 		ms0.Sys, ms1.Sys, float64(ms1.Sys-ms0.Sys)/float64(n), ms0.StackInuse, ms1.StackInuse)
 	check(alive >= n, "%d goroutines parked at once (want >= %d)", alive, n)
 	return per, "bytes_per_goroutine", "rss+pte"
+}
+
+// timers: n goroutines, each sleeping a random 0-100 ms (the same pseudo-random sequence as the
+// gort side); (time from the first spawn to the last wake-up - 100 ms) / n, ns per timed goroutine.
+func runTimers(n int) (float64, string, string) {
+	var wg sync.WaitGroup
+	var early int64
+	var mu sync.Mutex
+	wg.Add(n)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		x := uint32(i) * 2654435761
+		d := time.Duration(x%100000) * time.Microsecond
+		go func() {
+			deadline := time.Now().Add(d)
+			time.Sleep(d)
+			if time.Now().Before(deadline) {
+				mu.Lock()
+				early++
+				mu.Unlock()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start) - 100*time.Millisecond
+	check(early == 0, "%d goroutines woke early (want 0)", early)
+	return float64(el.Nanoseconds()) / float64(n), "ns_per_timer", ""
 }

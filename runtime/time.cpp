@@ -1,0 +1,90 @@
+// The public time API (include/gort/time.hpp) on the runtime's timers (runtime/timer.hpp).
+#include "gort/time.hpp"
+
+#include <stdexcept>
+#include <thread>
+
+#include "gort/runtime.hpp"
+#include "runtime/sched.hpp"
+#include "runtime/timer.hpp"
+
+namespace gort::detail {
+
+using namespace gort::rt;
+
+namespace {
+
+void wake_sleeper(void* arg, uint64_t) { ready(static_cast<G*>(arg)); }
+
+// After-switch hook of a sleeping goroutine: arm its timer only once it is saved, so even a
+// timer that is already due cannot ready it before it parked (Go's resetForSleep).
+void arm_after_park(G*, void* timer) { timer_start(static_cast<rt::Timer*>(timer)); }
+
+}  // namespace
+
+void sleep_until_ns(int64_t deadline_ns) {
+  M* m = current_m();
+  G* g = (m != nullptr && !m->in_blocking) ? m->curg : nullptr;
+  if (g == nullptr || sched == nullptr) {
+    // A thread outside the runtime (or inside gort::blocking()): sleep the thread.
+    for (int64_t now = now_ns(); now < deadline_ns; now = now_ns()) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(deadline_ns - now));
+    }
+    return;
+  }
+  if (now_ns() >= deadline_ns) return;
+  rt::Timer t;
+  t.when_ns = deadline_ns;
+  t.fn = wake_sleeper;
+  t.arg = g;
+  g->wait_reason = "sleep";
+  g->set_status(GStatus::kRunning, GStatus::kWaiting);
+  park_nolock(arm_after_park, &t);
+  // Readied by wake_sleeper, which touches nothing of t after ready(): t may go.
+}
+
+struct TimerState {
+  rt::Timer t;
+  std::function<void()> fn;
+  std::source_location where;
+};
+
+namespace {
+void fire_after_func(void* arg, uint64_t) {
+  auto* s = static_cast<TimerState*>(arg);
+  detail::spawn([fn = s->fn] { fn(); }, SpawnOptions{}, s->where);
+}
+}  // namespace
+
+TimerState* timer_after_func(int64_t deadline_ns, std::function<void()> fn,
+                             const std::source_location& where) {
+  if (sched == nullptr) {
+    throw std::logic_error("gort::Timer::after_func: no runtime is running");
+  }
+  auto* s = new TimerState{};
+  s->fn = std::move(fn);
+  s->where = where;
+  s->t.when_ns = deadline_ns;
+  s->t.fn = fire_after_func;
+  s->t.arg = s;
+  timer_start(&s->t);
+  return s;
+}
+
+bool timer_state_stop(TimerState* s) noexcept { return sched != nullptr && timer_stop(&s->t); }
+
+bool timer_state_reset(TimerState* s, int64_t deadline_ns) {
+  if (sched == nullptr) throw std::logic_error("gort::Timer::reset: no runtime is running");
+  bool was = timer_stop(&s->t);
+  s->t.when_ns = deadline_ns;
+  timer_start(&s->t);
+  return was;
+}
+
+void timer_state_delete(TimerState* s) noexcept {
+  if (s == nullptr) return;
+  if (sched != nullptr) timer_stop(&s->t);
+  delete s;
+}
+
+}  // namespace gort::detail

@@ -1,0 +1,326 @@
+// Timers: sleeping goroutines, gort::Timer (after_func), the runtime's Timer stop/reset protocol,
+// timers on an idle runtime and from foreign threads. Behaviour only: lower bounds on wake-up
+// times ("not before the deadline") are checked, upper bounds never.
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "gort/gort.hpp"
+#include "runtime/sched.hpp"
+#include "runtime/timer.hpp"
+#include "tests/support/procs.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using gort::test::kScale;
+
+class TimerProcs : public gort::test::ProcsTest {};
+INSTANTIATE_TEST_SUITE_P(Procs, TimerProcs, ::testing::Values(1, 2, 4), gort::test::procs_name);
+
+TEST_P(TimerProcs, SleepsNeverWakeEarly) {
+  const int kG = 2000 / kScale;
+  std::atomic<int> early{0}, done{0};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(kG);
+    for (int i = 0; i < kG; ++i) {
+      gort::go([&, i] {
+        std::mt19937 rng(i);
+        for (int k = 0; k < 3; ++k) {
+          // Half sub-millisecond, half up to 20 ms; every 4th uses sleep_until.
+          auto d = (rng() & 1) ? std::chrono::microseconds(rng() % 1000)
+                               : std::chrono::microseconds(1000 + rng() % 19000);
+          auto deadline = Clock::now() + d;
+          if (k == 1 && i % 4 == 0) gort::sleep_until(deadline);
+          else gort::sleep_for(d);
+          if (Clock::now() < deadline) early.fetch_add(1);
+        }
+        done.fetch_add(1);
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, config());
+  EXPECT_EQ(early.load(), 0);
+  EXPECT_EQ(done.load(), kG);
+}
+
+TEST(Timers, MillionSleepersAllWakeAfterTheirDeadline) {
+#if defined(GORT_TSAN)
+  constexpr int kN = 4000;  // TSan counts each fiber as a thread (limit 8128)
+#elif defined(GORT_ASAN)
+  constexpr int kN = 100000;
+#else
+  constexpr int kN = 1000000;
+#endif
+  std::atomic<int> early{0}, woke{0};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(kN);
+    for (int i = 0; i < kN; ++i) {
+      gort::go([&, i] {
+        uint32_t x = static_cast<uint32_t>(i) * 2654435761u;
+        auto deadline = Clock::now() + std::chrono::microseconds(x % 1000000);
+        gort::sleep_until(deadline);
+        if (Clock::now() < deadline) early.fetch_add(1, std::memory_order_relaxed);
+        woke.fetch_add(1, std::memory_order_relaxed);
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, gort::Config{.procs = 2});
+  EXPECT_EQ(woke.load(), kN);
+  EXPECT_EQ(early.load(), 0);
+}
+
+// The runtime primitive: stop racing with the fire on another thread. fn runs at most once and
+// timer_stop's result says whether it will: true means it never runs, false means it already
+// ran completely (timer_stop waits for a running fn).
+struct Shot {
+  gort::rt::Timer t;
+  std::atomic<int> fired{0};
+};
+
+void count_fire(void* arg, uint64_t) {
+  auto* s = static_cast<Shot*>(arg);
+  s->fired.fetch_add(1, std::memory_order_relaxed);
+}
+
+TEST_P(TimerProcs, StopRacesWithFire) {
+  const int kRounds = 4000 / kScale;
+  std::atomic<int> bad{0}, stopped{0}, ran{0};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(kRounds);
+    for (int i = 0; i < kRounds; ++i) {
+      auto* s = new Shot;
+      s->t.fn = count_fire;
+      s->t.arg = s;
+      s->t.when_ns = gort::rt::now_ns() + (i % 50) * 1000;
+      gort::rt::timer_start(&s->t);
+      gort::go([&, s, i] {
+        if (i % 3 == 0) gort::yield();
+        if (i % 5 == 0) gort::sleep_for(std::chrono::microseconds(i % 40));
+        bool was = gort::rt::timer_stop(&s->t);
+        int f = s->fired.load();
+        if (was ? f != 0 : f != 1) bad.fetch_add(1);
+        (was ? stopped : ran).fetch_add(1);
+        // After stop returned the runtime holds no reference: reuse and free at once.
+        gort::sleep_for(100us);
+        if (s->fired.load() != f) bad.fetch_add(1);
+        delete s;
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, config());
+  EXPECT_EQ(bad.load(), 0) << "stopped " << stopped.load() << " ran " << ran.load();
+  EXPECT_EQ(stopped.load() + ran.load(), kRounds);
+}
+
+TEST_P(TimerProcs, ResetMovesTheDeadlineAndFiresOnce) {
+  const int kN = 500 / kScale;
+  std::atomic<int> bad{0};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(kN);
+    for (int i = 0; i < kN; ++i) {
+      gort::go([&, i] {
+        Shot s;
+        s.t.fn = count_fire;
+        s.t.arg = &s;
+        s.t.when_ns = gort::rt::now_ns() + 3'600'000'000'000;
+        gort::rt::timer_start(&s.t);
+        gort::rt::timer_reset(&s.t, gort::rt::now_ns() + 7'200'000'000'000);  // cannot have fired
+        // Re-arm it a few times (mark + re-arm, no search). Whenever a stop finds it already
+        // fired, that arming counts as one expected fire; the last arming fires once more.
+        int expected = 1;
+        int64_t last = 0;
+        for (int k = 0; k < 5; ++k) {
+          last = gort::rt::now_ns() + 1'000'000 + (i % 7) * 100'000;
+          if (!gort::rt::timer_stop(&s.t)) ++expected;
+          s.t.when_ns = last;
+          gort::rt::timer_start(&s.t);
+          if (k == 2) gort::yield();
+        }
+        while (gort::rt::now_ns() < last) gort::sleep_for(200us);
+        // No upper bound is checked: wait for the final fire.
+        for (int w = 0; w < 10000 && s.fired.load() < expected; ++w) gort::sleep_for(1ms);
+        if (s.fired.load() != expected) bad.fetch_add(1);
+        if (gort::rt::timer_stop(&s.t)) bad.fetch_add(1);
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, config());
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST_P(TimerProcs, AfterFuncRunsAsAGoroutine) {
+  std::atomic<uint64_t> id{0};
+  std::atomic<bool> early{true};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(1);
+    auto start = Clock::now();
+    auto t = gort::Timer::after_func(3ms, [&] {
+      early = Clock::now() < start + 3ms;
+      id = gort::goroutine_id();
+      gort::sleep_for(1ms);  // a goroutine may park
+      wg.done();
+    });
+    wg.wait();
+    EXPECT_FALSE(t.stop());  // it fired
+    EXPECT_FALSE(t.reset(1h) && false);
+  }, config());
+  EXPECT_NE(id.load(), 0u);
+  EXPECT_FALSE(early.load());
+}
+
+TEST_P(TimerProcs, StoppedAfterFuncNeverRuns) {
+  std::atomic<int> ran{0};
+  gort::run([&] {
+    auto t = gort::Timer::after_func(20ms, [&] { ran.fetch_add(1); });
+    EXPECT_TRUE(t.stop());
+    EXPECT_FALSE(t.stop());
+    auto u = gort::Timer::after_func(1h, [&] { ran.fetch_add(1); });
+    EXPECT_TRUE(u.reset(2ms));  // pulled in: fires soon
+    gort::sleep_for(30ms);
+    for (int i = 0; i < 5000 && ran.load() == 0; ++i) gort::sleep_for(1ms);
+  }, config());
+  EXPECT_EQ(ran.load(), 1);
+}
+
+TEST_P(TimerProcs, TimersFireOnAnIdleRuntime) {
+  // Nobody else runs: the main goroutine's own sleep, then an after_func while it waits.
+  bool early = true;
+  std::atomic<int> fired{0};
+  gort::run([&] {
+    for (std::chrono::microseconds d : {50us, 700us, 5000us, 30000us}) {
+      auto deadline = Clock::now() + d;
+      gort::sleep_for(d);
+      early = Clock::now() < deadline;
+      if (early) return;
+    }
+    gort::WaitGroup wg;
+    wg.add(1);
+    auto t = gort::Timer::after_func(10ms, [&] {
+      fired.fetch_add(1);
+      wg.done();
+    });
+    wg.wait();
+  }, config());
+  EXPECT_FALSE(early);
+  EXPECT_EQ(fired.load(), 1);
+}
+
+TEST_P(TimerProcs, ATimerArmedByAForeignThreadFires) {
+  std::atomic<int> fired{0};
+  std::atomic<bool> thread_slept_enough{false};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(1);
+    std::thread th([&] {
+      auto t0 = Clock::now();
+      gort::sleep_for(2ms);  // a plain thread just sleeps
+      thread_slept_enough = Clock::now() >= t0 + 2ms;
+      auto t = gort::Timer::after_func(5ms, [&] {
+        fired.fetch_add(1);
+        wg.done();
+      });
+      // Keep the Timer alive until it fired (destroying it would stop it).
+      while (fired.load() == 0) std::this_thread::sleep_for(1ms);
+    });
+    wg.wait();
+    gort::blocking([&] { th.join(); });
+  }, config());
+  EXPECT_EQ(fired.load(), 1);
+  EXPECT_TRUE(thread_slept_enough.load());
+}
+
+TEST_P(TimerProcs, TimersFireWhileEveryProcessorIsBusy) {
+  // Every P runs a goroutine that only yields (or only calls preempt_point) until a sleeper and
+  // an after_func have fired: their timers must be run at those scheduling points.
+  std::atomic<int> fired{0};
+  gort::run([&] {
+    const int procs = GetParam();
+    gort::WaitGroup wg;
+    wg.add(procs);
+    for (int i = 0; i < procs; ++i) {
+      gort::go([&, i] {
+        if (i % 2 == 0) {
+          while (fired.load() < 2) gort::yield();
+        } else {
+          while (fired.load() < 2) gort::preempt_point();
+        }
+        wg.done();
+      });
+    }
+    gort::go([&] {
+      gort::sleep_for(2ms);
+      fired.fetch_add(1);
+    });
+    auto t = gort::Timer::after_func(3ms, [&] { fired.fetch_add(1); });
+    wg.wait();
+  }, config());
+  EXPECT_EQ(fired.load(), 2);
+}
+
+TEST(Timers, PendingTimersAreDroppedAtShutdown) {
+  std::atomic<int> ran{0};
+  auto* s = new Shot;
+  gort::Timer keep;
+  gort::run([&] {
+    s->t.fn = count_fire;
+    s->t.arg = s;
+    s->t.when_ns = gort::rt::now_ns() + 3'600'000'000'000;
+    gort::rt::timer_start(&s->t);
+    keep = gort::Timer::after_func(1h, [&] { ran.fetch_add(1); });
+  });
+  EXPECT_FALSE(gort::rt::timer_stop(&s->t));  // dropped: nothing to stop
+  EXPECT_FALSE(keep.stop());
+  EXPECT_EQ(s->fired.load(), 0);
+  EXPECT_EQ(ran.load(), 0);
+  delete s;
+}
+
+TEST(Idle, SleepingGoroutinesDoNotKeepTheRuntimeBusy) {
+  double cpu_used = 0, wall = 0;
+  const int kSleepers = 1000 / kScale;
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(kSleepers + 1);
+    for (int i = 0; i < kSleepers; ++i) {
+      gort::go([&, i] {
+        gort::sleep_for(std::chrono::milliseconds(700 + i % 100));
+        wg.done();
+      });
+    }
+    gort::go([&] {  // one goroutine ticking every 20 ms
+      for (int i = 0; i < 35; ++i) gort::sleep_for(20ms);
+      wg.done();
+    });
+    gort::blocking([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      timespec c0, c1;
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+      auto w0 = Clock::now();
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+      wall = std::chrono::duration<double>(Clock::now() - w0).count();
+      cpu_used = (c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) / 1e9;
+    });
+    wg.wait();
+  }, gort::Config{.procs = 4});
+  EXPECT_LT(cpu_used, 0.25 * wall) << "runtime with sleeping goroutines used " << cpu_used
+                                   << " s of CPU in " << wall << " s";
+}
+
+}  // namespace
