@@ -211,6 +211,7 @@ OpStatus chan_send(ChanCore* c, void* elem, int64_t deadline_ns) {
     return OpStatus::kTimeout;
   }
   WaitState st;
+  st.exclusive = deadline_ns == kNoDeadline;
   Waiter w;
   w.state = &st;
   w.elem = elem;
@@ -252,6 +253,7 @@ OpStatus chan_recv(ChanCore* c, void* out, int64_t deadline_ns) {
     return OpStatus::kTimeout;
   }
   WaitState st;
+  st.exclusive = deadline_ns == kNoDeadline;
   Waiter w;
   w.state = &st;
   w.elem = out;

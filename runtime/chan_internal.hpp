@@ -40,7 +40,18 @@ struct WaitState {
   Parker* parker = nullptr;  // parked thread
   static constexpr size_t kTimedOut = SIZE_MAX - 1;
 
+  // A single operation without a deadline can only be completed by a holder of its one
+  // channel's lock (a peer or close), so it needs no CAS; a select (several channels) or a
+  // deadline (the timer) can be raced for and does. Saves two locked instructions per
+  // unbuffered round trip.
+  bool exclusive = false;
+
   bool try_claim() {
+    if (exclusive) {
+      if (claimed.load(std::memory_order_relaxed) != 0) return false;
+      claimed.store(1, std::memory_order_relaxed);  // under the only channel lock
+      return true;
+    }
     uint32_t expected = 0;
     return claimed.compare_exchange_strong(expected, 1, std::memory_order_acq_rel);
   }

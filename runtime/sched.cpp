@@ -43,6 +43,7 @@
 #include "runtime/sched.hpp"
 
 #include <algorithm>
+#include <sched.h>
 #include <cstdio>
 #include <ctime>
 #include <numeric>
@@ -698,6 +699,10 @@ void timer_armed(int64_t when) {
 
 void yield_current() {
   M* m = current_m();
+  if (m == nullptr) {  // a plain thread: yield the thread
+    sched_yield();
+    return;
+  }
   G* cur = m->curg;
   if (cur == nullptr || m->in_blocking) return;
   P* p = m->p;

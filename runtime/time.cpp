@@ -1,6 +1,7 @@
 // The public time API (include/gort/time.hpp) on the runtime's timers (runtime/timer.hpp).
 #include "gort/time.hpp"
 
+#include <atomic>
 #include <stdexcept>
 #include <thread>
 
@@ -84,6 +85,84 @@ bool timer_state_reset(TimerState* s, int64_t deadline_ns) {
 void timer_state_delete(TimerState* s) noexcept {
   if (s == nullptr) return;
   if (sched != nullptr) timer_stop(&s->t);
+  delete s;
+}
+
+// time.After / time.Ticker -----------------------------------------------------------------------
+
+namespace {
+
+using TimePoint = std::chrono::steady_clock::time_point;
+
+TimePoint time_point_of(int64_t ns) { return TimePoint(std::chrono::nanoseconds(ns)); }
+
+struct AfterState {
+  rt::Timer t;
+  Chan<TimePoint> ch;
+};
+
+void fire_after(void* arg, uint64_t) {
+  auto* s = static_cast<AfterState*>(arg);
+  s->ch.try_send(time_point_of(now_ns()));  // capacity 1, nobody else sends: never full
+  delete s;  // the runner touches nothing of the timer after fn
+}
+
+}  // namespace
+
+Chan<TimePoint> after_ns(int64_t deadline_ns) {
+  if (sched == nullptr) throw std::logic_error("gort::after: no runtime is running");
+  auto* s = new AfterState{rt::Timer{}, Chan<TimePoint>(1)};
+  Chan<TimePoint> ch = s->ch;
+  s->t.when_ns = deadline_ns;
+  s->t.fn = fire_after;
+  s->t.arg = s;
+  timer_start(&s->t);  // a timer pending at shutdown is dropped and its state leaked
+  return ch;
+}
+
+struct TickerState {
+  rt::Timer t;
+  Chan<TimePoint> ch;
+  int64_t period = 0;
+  std::atomic<bool> stopped{false};
+};
+
+namespace {
+void fire_tick(void* arg, uint64_t) {
+  auto* s = static_cast<TickerState*>(arg);
+  const int64_t now = now_ns();
+  s->ch.try_send(time_point_of(now));  // full: the tick is dropped (slow receiver)
+  if (s->stopped.load(std::memory_order_acquire)) return;
+  // Next deadline: the first multiple of the period after now (Go skips missed ticks too).
+  const int64_t late = now - s->t.when_ns;
+  s->t.when_ns += s->period * (1 + late / s->period);
+  timer_start(&s->t);  // legal: t left its heap before fn ran
+}
+}  // namespace
+
+TickerState* ticker_new(int64_t period_ns, Chan<TimePoint> ch) {
+  if (sched == nullptr) throw std::logic_error("gort::Ticker: no runtime is running");
+  if (period_ns <= 0) throw std::invalid_argument("gort::Ticker: non-positive period");
+  auto* s = new TickerState{};
+  s->ch = std::move(ch);
+  s->period = period_ns;
+  s->t.when_ns = now_ns() + period_ns;
+  s->t.fn = fire_tick;
+  s->t.arg = s;
+  timer_start(&s->t);
+  return s;
+}
+
+void ticker_delete(TickerState* s) noexcept {
+  if (s == nullptr) return;
+  s->stopped.store(true, std::memory_order_release);
+  if (sched != nullptr) {
+    // fire_tick may be re-arming it right now: stop until it is neither running nor armed.
+    // After a timer_stop returned no fn of t runs; if t is not in a heap then, nothing re-arms it.
+    do {
+      timer_stop(&s->t);
+    } while (s->t.heap.load(std::memory_order_acquire) != nullptr);
+  }
   delete s;
 }
 

@@ -23,7 +23,11 @@
 //   - any M on its last steal pass (expired timers of every other P, idle ones included);
 //   - the "timer M": the last M to go idle while timers are pending sleeps on its futex until
 //     the earliest deadline over all heaps and then runs every expired timer (sched.cpp).
-//   sysmon is the backstop: an overdue timer with idle Ps and nobody spinning gets a wakep().
+//   - sysmon, as a backstop: a timer overdue by more than 1 ms (e.g. on a P that only switches
+//     directly under wait-queue locks, where timers are not run) is run by sysmon itself; what
+//     it readies goes to the global queue.
+// Lock order: TimerHeap::mu is a leaf; no fn runs under it or under any scheduler lock.
+// Timers pending when gort::run returns are dropped (timers_drop_all): they never fire.
 #pragma once
 
 #include <atomic>

@@ -14,6 +14,8 @@
 #include <source_location>
 #include <utility>
 
+#include "gort/chan.hpp"
+
 namespace gort {
 
 namespace detail {
@@ -24,6 +26,13 @@ TimerState* timer_after_func(int64_t deadline_ns, std::function<void()> fn,
                              const std::source_location& where);
 bool timer_state_stop(TimerState* s) noexcept;
 bool timer_state_reset(TimerState* s, int64_t deadline_ns);
+Chan<std::chrono::steady_clock::time_point> after_ns(int64_t deadline_ns);
+struct TickerState;
+TickerState* ticker_new(int64_t period_ns, Chan<std::chrono::steady_clock::time_point> ch);
+void ticker_delete(TickerState* s) noexcept;  // stops it first
+struct TickerStateDeleter {
+  void operator()(TickerState* s) const noexcept { ticker_delete(s); }
+};
 void timer_state_delete(TimerState* s) noexcept;  // stops it first
 struct TimerStateDeleter {
   void operator()(TimerState* s) const noexcept { timer_state_delete(s); }
@@ -89,6 +98,36 @@ class Timer {
 
  private:
   std::unique_ptr<detail::TimerState, detail::TimerStateDeleter> s_;
+};
+
+// A channel (capacity 1) that receives the time once `d` has passed (Go's time.After). The
+// timer cannot be stopped; if the runtime ends first it never fires. Requires a running runtime.
+template <class Rep, class Period>
+Chan<std::chrono::steady_clock::time_point> after(std::chrono::duration<Rep, Period> d) {
+  return detail::after_ns(detail::deadline_after(d));
+}
+
+// Sends the time on c() every `period` (Go's time.Ticker). The channel has capacity 1: a tick
+// that finds it full is dropped, so a slow receiver gets fewer ticks, not a backlog. The next
+// tick is scheduled from the previous deadline (missed periods are skipped). stop() (and the
+// destructor) end it; no tick is sent after stop() returned. Requires a running runtime.
+class Ticker {
+ public:
+  template <class Rep, class Period>
+  explicit Ticker(std::chrono::duration<Rep, Period> period)
+      : ch_(1),
+        s_(detail::ticker_new(
+            std::chrono::ceil<std::chrono::nanoseconds>(period).count(), ch_)) {}
+  Ticker(Ticker&&) noexcept = default;
+  Ticker& operator=(Ticker&&) noexcept = default;
+
+  // The tick channel (a handle to the same channel on every call, like Go's t.C).
+  Chan<std::chrono::steady_clock::time_point> c() const noexcept { return ch_; }
+  void stop() noexcept { s_.reset(); }
+
+ private:
+  Chan<std::chrono::steady_clock::time_point> ch_;
+  std::unique_ptr<detail::TickerState, detail::TickerStateDeleter> s_;
 };
 
 }  // namespace gort

@@ -122,11 +122,15 @@ TEST(Chan, RangeForReceivesUntilClosed) {
   int sum = 0;
   gort::run([&] {
     gort::Chan<int> ch(2);
-    gort::go([ch]() mutable {
+    gort::WaitGroup wg;  // goroutines left at shutdown are abandoned (and their captures leak)
+    wg.add(1);
+    gort::go([ch, &wg]() mutable {
       for (int i = 1; i <= 100; ++i) ch.send(i);
       ch.close();
+      wg.done();
     });
     for (int v : ch) sum += v;
+    wg.wait();
   }, gort::Config{.procs = 2});
   EXPECT_EQ(sum, 5050);
 }
@@ -163,8 +167,14 @@ TEST(Chan, TimedOperationsTimeOutAndSucceed) {
     EXPECT_FALSE(ch.closed());
     EXPECT_EQ(ch.send_for(1, 2ms), gort::SendStatus::kTimeout);
     EXPECT_EQ(ch.send_for(1, 0ms), gort::SendStatus::kTimeout);
-    gort::go([ch]() mutable { ch.send(3); });
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([ch, &wg]() mutable {
+      ch.send(3);
+      wg.done();
+    });
     EXPECT_EQ(ch.recv_for(10s), 3);
+    wg.wait();
     gort::Chan<int> buf(1);
     EXPECT_EQ(buf.send_until(4, std::chrono::steady_clock::now() + 1s), gort::SendStatus::kSent);
     EXPECT_EQ(buf.recv_until(std::chrono::steady_clock::now() + 1s), 4);

@@ -54,9 +54,15 @@ TEST(Select, TimeoutFiresNeverEarly) {
     EXPECT_TRUE(timed_out);
     EXPECT_GE(std::chrono::steady_clock::now() - t0, 3ms);
     // A value arriving before the deadline wins.
-    gort::go([a]() mutable { a.send(1); });
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([a, &wg]() mutable {
+      a.send(1);
+      wg.done();
+    });
     fired = gort::select(gort::recv_case(a), gort::deadline_case(std::chrono::steady_clock::now() + 10s));
     EXPECT_EQ(fired, 0u);
+    wg.wait();
   }, gort::Config{.procs = 2});
 }
 
@@ -70,11 +76,15 @@ TEST(Select, ClosedChannelIsReadyForReceiveAndAnErrorForSend) {
     EXPECT_THROW(gort::select(gort::send_case(a, 1), gort::default_case()), gort::ChannelClosed);
     // A select blocked on sending is woken by close with the error.
     gort::Chan<int> b;
-    gort::go([b]() mutable {
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([b, &wg]() mutable {
       for (int i = 0; i < 20; ++i) gort::yield();
       b.close();
+      wg.done();
     });
     EXPECT_THROW(gort::select(gort::send_case(b, 1)), gort::ChannelClosed);
+    wg.wait();
   }, gort::Config{.procs = 2});
 }
 

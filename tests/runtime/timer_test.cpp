@@ -273,6 +273,46 @@ TEST_P(TimerProcs, TimersFireWhileEveryProcessorIsBusy) {
   EXPECT_EQ(fired.load(), 2);
 }
 
+TEST_P(TimerProcs, AfterSendsOnceOnItsChannel) {
+  bool early = true;
+  size_t len_after = 99;
+  gort::run([&] {
+    auto start = Clock::now();
+    auto ch = gort::after(2ms);
+    auto v = ch.recv();
+    early = !v.has_value() || Clock::now() < start + 2ms || *v < start + 2ms;
+    gort::sleep_for(2ms);
+    len_after = ch.len();
+  }, config());
+  EXPECT_FALSE(early);
+  EXPECT_EQ(len_after, 0u);
+}
+
+TEST_P(TimerProcs, TickerTicksAndDropsForSlowReceivers) {
+  int ticks = 0;
+  bool monotonic = true;
+  size_t len_after_stop = 99;
+  gort::run([&] {
+    gort::Ticker t(1ms);
+    Clock::time_point prev{};
+    for (int i = 0; i < 5; ++i) {
+      auto v = t.c().recv();
+      if (!v || *v <= prev) monotonic = false;
+      prev = v ? *v : prev;
+      ++ticks;
+    }
+    gort::sleep_for(10ms);  // slow receiver: at most one tick waits (capacity 1)
+    EXPECT_LE(t.c().len(), 1u);
+    t.stop();
+    (void)t.c().try_recv();  // drain the one that may be buffered
+    gort::sleep_for(5ms);
+    len_after_stop = t.c().len();  // nothing sent after stop()
+  }, config());
+  EXPECT_EQ(ticks, 5);
+  EXPECT_TRUE(monotonic);
+  EXPECT_EQ(len_after_stop, 0u);
+}
+
 TEST(Timers, PendingTimersAreDroppedAtShutdown) {
   std::atomic<int> ran{0};
   auto* s = new Shot;
