@@ -25,8 +25,10 @@ void blocking_enter() {
   m->curg->set_status(GStatus::kRunning, GStatus::kBlocking);
   m->in_blocking = true;
   p->blocktick.store(p->blocktick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  p->status.store(PStatus::kBlocking, std::memory_order_seq_cst);  // sysmon may now retake it
+  // Counted before the P can be retaken: deadlock detection must never see every P idle while
+  // this goroutine is still alive on its thread.
   sched->nmblocking.fetch_add(1, std::memory_order_seq_cst);
+  p->status.store(PStatus::kBlocking, std::memory_order_seq_cst);  // sysmon may now retake it
   sched->blocking_calls.fetch_add(1, std::memory_order_relaxed);
   if (sched->sysmon_sleeping.load(std::memory_order_seq_cst)) sysmon_wake();
 }
@@ -39,12 +41,14 @@ void blocking_exit() {
     return;
   }
   G* g = m->curg;
-  sched->nmblocking.fetch_sub(1, std::memory_order_seq_cst);
+  // nmblocking drops only once the goroutine holds a P again or sits in the global queue (see
+  // blocking_enter).
   P* p = m->p;
   PStatus expected = PStatus::kBlocking;
   if (p->status.compare_exchange_strong(expected, PStatus::kRunning, std::memory_order_acq_rel)) {
     m->in_blocking = false;
     g->set_status(GStatus::kBlocking, GStatus::kRunning);
+    sched->nmblocking.fetch_sub(1, std::memory_order_seq_cst);
     return;
   }
   // sysmon gave our P to another M. Find another one or give the goroutine up.
@@ -65,12 +69,14 @@ void blocking_exit() {
     np->status.store(PStatus::kRunning, std::memory_order_release);
     m->p = np;
     g->set_status(GStatus::kBlocking, GStatus::kRunning);
+    sched->nmblocking.fetch_sub(1, std::memory_order_seq_cst);
     return;
   }
   g->set_status(GStatus::kBlocking, GStatus::kRunnable);
   m->curg = nullptr;
   m->after_switch = AfterSwitch{[](G* x, void*) {
                                   sched->runq.push(x);
+                                  sched->nmblocking.fetch_sub(1, std::memory_order_seq_cst);
                                   wakep_global();
                                 },
                                 g, nullptr};

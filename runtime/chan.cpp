@@ -75,6 +75,7 @@ void block_on(WaitState* st, ChanCore** locks, size_t nlocks, int64_t deadline_n
     return;
   }
   // A plain thread (or a goroutine inside gort::blocking): park the thread.
+  if (m == nullptr) note_foreign_thread();
   Parker* parker = this_thread_parker();
   st->parker = parker;
   unlock_all(locks, nlocks);

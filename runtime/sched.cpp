@@ -45,6 +45,8 @@
 #include <algorithm>
 #include <sched.h>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <numeric>
 
@@ -306,12 +308,76 @@ void release_timer_role() {
 // timer_sleep_until and timer_m. Either the armer's read comes after our kNoTimer store (it
 // unparks us unless its deadline is not earlier than the one we publish) or our read of the
 // heaps sees its timer.
+// Deadlock detection (Go's checkdead), run by every M that goes idle, under Sched::lock.
+// No goroutine can ever run again when: every P is idle (so no goroutine is running and no M
+// holds work), no thread is inside gort::blocking (it could come back with its goroutine), no
+// timer is pending (it could ready one), every queue is empty, and no thread outside the runtime
+// has touched it and no thread outside the runtime exists at all (such a thread may still ready
+// a goroutine later; Go has no such threads, so we simply do not judge then). Goroutines parked on channels, semaphores (WaitGroup, Mutex, ...)
+// are then asleep forever: report them all and abort, as Go does.
+// Threads in this process, from /proc/self/status ("Threads:"); -1 if unreadable.
+int64_t process_threads() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  int64_t n = -1;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "Threads:", 8) == 0) {
+      n = std::strtoll(line + 8, nullptr, 10);
+      break;
+    }
+  }
+  std::fclose(f);
+  return n;
+}
+
+void check_deadlock() {
+  if (sched->npidle.load(std::memory_order_seq_cst) != sched->procs) return;
+  if (sched->nmblocking.load(std::memory_order_seq_cst) != 0) return;
+  if (sched->foreign_threads.load(std::memory_order_seq_cst)) return;
+  if (earliest_timer() != kNoTimer) return;
+  if (!sched->runq.empty()) return;
+  for (P* p : sched->allp) {
+    if (!p->runq.empty()) return;
+  }
+  // Threads the runtime does not own (besides its Ms and sysmon) might ready a goroutine at any
+  // time, even ones that never touched the runtime yet: no verdict while any exist.
+  if (process_threads() != static_cast<int64_t>(sched->allm.size()) + 1) return;
+  int64_t waiting = 0;
+  for_each_g([&](G* g) {
+    if (g->status.load(std::memory_order_acquire) == GStatus::kWaiting) ++waiting;
+  });
+  if (waiting == 0) return;  // nothing alive (shutdown in progress)
+  static const char kHeader[] = "all goroutines are asleep - deadlock!\n\n";
+  write_stderr(kHeader, sizeof kHeader - 1);
+  for_each_g([](G* g) {
+    if (g->status.load(std::memory_order_acquire) != GStatus::kWaiting) return;
+    char buf[512];
+    size_t n = append_str(buf, 0, sizeof buf, "goroutine ");
+    n = append_u64(buf, n, sizeof buf, g->id);
+    n = append_str(buf, n, sizeof buf, " [");
+    n = append_str(buf, n, sizeof buf, g->wait_reason ? g->wait_reason : "waiting");
+    n = append_str(buf, n, sizeof buf, "]:\n  created at ");
+    n = append_str(buf, n, sizeof buf, g->file ? g->file : "?");
+    n = append_str(buf, n, sizeof buf, ":");
+    n = append_u64(buf, n, sizeof buf, g->line);
+    if (g->function) {
+      n = append_str(buf, n, sizeof buf, " in ");
+      n = append_str(buf, n, sizeof buf, g->function);
+    }
+    n = append_str(buf, n, sizeof buf, "\n\n");
+    write_stderr(buf, n);
+  });
+  std::abort();
+}
+
 void idle_park(M* m) {
   {
     std::lock_guard<std::mutex> lock(sched->lock);
     if (sched->shutdown.load(std::memory_order_relaxed)) return;
     m->idle_next = sched->midle;
     sched->midle = m;
+    check_deadlock();
   }
   sched->thread_parks.fetch_add(1, std::memory_order_relaxed);
   bool timer_role = false;
@@ -639,6 +705,12 @@ void wakep() {
   startm(p, true);
 }
 
+void note_foreign_thread() {
+  if (Sched* s = sched; s != nullptr && !s->foreign_threads.load(std::memory_order_relaxed)) {
+    s->foreign_threads.store(true, std::memory_order_seq_cst);
+  }
+}
+
 void wakep_global() {
   // Step 2 of the submitter's guard: a seq_cst read-modify-write orders the global push before
   // the reads in wakep (a fence would do, but GCC's TSan does not model fences).
@@ -649,10 +721,12 @@ void wakep_global() {
 namespace {
 // Queues a runnable g where the caller may: its own P (runnext or tail) or the global queue.
 void make_runnable(G* g, bool next) {
-  if (P* p = owned_p(current_m())) {
+  M* m = current_m();
+  if (P* p = owned_p(m)) {
     runq_put(p, g, next);
     wakep();
   } else {
+    if (m == nullptr) note_foreign_thread();
     sched->runq.push(g);
     wakep_global();
   }

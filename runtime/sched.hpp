@@ -27,6 +27,9 @@ struct Sched {
   std::atomic<int> nmspinning{0};
   std::atomic<int> nmblocking{0};        // Ms inside gort::blocking()
   std::atomic<bool> shutdown{false};
+  // A thread outside the runtime readied a goroutine or waited on a gort primitive: deadlock
+  // detection is off from then on (that thread may still wake someone).
+  std::atomic<bool> foreign_threads{false};
   GlobalQueue runq;
 
   int procs = 0;
@@ -77,6 +80,8 @@ void yield_current();
 // Leaves the running goroutine for good (after its stack was scheduled for release).
 [[noreturn]] void exit_current(G* g);
 void wakep();
+// Records that a thread outside the runtime interacts with it (see Sched::foreign_threads).
+void note_foreign_thread();
 // wakep after pushing to the global queue (orders the push before the idle checks).
 void wakep_global();
 // Called from the tail of a G's switch with nothing left: enters the M's scheduler loop.

@@ -108,6 +108,7 @@ void sleep_queued(Bucket& b, Waiter& w, const char* wait_reason) {
     park([](G*, void* bucket) { static_cast<Bucket*>(bucket)->lock.unlock(); }, &b);
     w.g->wait_reason = nullptr;
   } else {
+    if (current_m() == nullptr) note_foreign_thread();  // may wake goroutines later
     b.lock.unlock();
     while (!w.dequeued.load(std::memory_order_acquire)) w.parker->park();
   }

@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
+#include "gort/chan.hpp"
 #include "gort/gort.hpp"
 
 namespace {
@@ -110,6 +114,37 @@ TEST_F(CrashTest, NonStdExceptionIsStillReported) {
         }, gort::Config{.procs = 2});
       },
       "uncaught exception of type int");
+}
+
+TEST_F(CrashTest, DeadlockIsReportedWithEveryParkedGoroutine) {
+  EXPECT_DEATH(
+      {
+        gort::run([] {
+          gort::Chan<int> never;
+          gort::go([never]() mutable { never.send(1); });  // nobody ever receives
+          gort::WaitGroup wg;
+          wg.add(1);
+          wg.wait();  // nobody ever calls done()
+        }, gort::Config{.procs = 2});
+      },
+      "all goroutines are asleep - deadlock!(.|\n)*goroutine 1 \\[WaitGroup.wait\\](.|\n)*"
+      "goroutine [0-9]+ \\[chan send\\]:\n  created at .*crash_test.cpp:[0-9]+");
+}
+
+TEST_F(CrashTest, SleepingOrBlockingGoroutinesAreNotADeadlock) {
+  // Everything else is parked, but one goroutine sleeps on a timer and then another sits in a
+  // blocking call: neither state may be reported as a deadlock.
+  int got = 0;
+  gort::run([&] {
+    gort::Chan<int> ch;
+    gort::go([ch]() mutable {
+      gort::sleep_for(std::chrono::milliseconds(30));
+      gort::blocking([] { std::this_thread::sleep_for(std::chrono::milliseconds(30)); });
+      ch.send(5);
+    });
+    got = *ch.recv();
+  }, gort::Config{.procs = 2});
+  EXPECT_EQ(got, 5);
 }
 
 TEST_F(CrashTest, NegativeWaitGroupCounterThrowsInsideTheGoroutine) {
