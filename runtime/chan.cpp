@@ -186,6 +186,38 @@ void chan_release(ChanCore* c) noexcept {
   delete c;
 }
 
+namespace {
+
+// The slow path shared by send and receive: called with c locked when the operation cannot
+// complete now; returns with c unlocked. Polls and past deadlines return at once; otherwise the
+// caller waits in `q` until a peer, close() or the deadline completes it.
+OpStatus wait_in(ChanCore* c, WaitQueue& q, void* elem, int64_t deadline_ns, const char* reason) {
+  if (deadline_ns == kPoll) {
+    c->lock.unlock();
+    return OpStatus::kWouldBlock;
+  }
+  if (deadline_ns != kNoDeadline && deadline_ns <= now_ns()) {
+    c->lock.unlock();
+    return OpStatus::kTimeout;
+  }
+  WaitState st;
+  st.exclusive = deadline_ns == kNoDeadline;
+  Waiter w;
+  w.state = &st;
+  w.elem = elem;
+  q.push(&w);
+  ChanCore* locks[1] = {c};
+  block_on(&st, locks, 1, deadline_ns, reason);
+  if (st.status == OpStatus::kTimeout) {  // peers may have unlinked it already
+    c->lock.lock();
+    q.remove(&w);
+    c->lock.unlock();
+  }
+  return st.status;
+}
+
+}  // namespace
+
 OpStatus chan_send(ChanCore* c, void* elem, int64_t deadline_ns) {
   if (c == nullptr) throw std::invalid_argument("gort::Chan: send on a moved-from channel");
   c->lock.lock();
@@ -203,29 +235,9 @@ OpStatus chan_send(ChanCore* c, void* elem, int64_t deadline_ns) {
     c->lock.unlock();
     return OpStatus::kOk;
   }
-  if (deadline_ns == kPoll) {
-    c->lock.unlock();
-    return OpStatus::kWouldBlock;
-  }
-  if (deadline_ns != kNoDeadline && deadline_ns <= now_ns()) {
-    c->lock.unlock();
-    return OpStatus::kTimeout;
-  }
-  WaitState st;
-  st.exclusive = deadline_ns == kNoDeadline;
-  Waiter w;
-  w.state = &st;
-  w.elem = elem;
-  c->sendq.push(&w);
-  ChanCore* locks[1] = {c};
-  block_on(&st, locks, 1, deadline_ns, "chan send");
-  if (st.status == OpStatus::kClosed) throw ChannelClosed("gort::Chan: send on closed channel");
-  if (st.status == OpStatus::kTimeout) {
-    c->lock.lock();
-    c->sendq.remove(&w);
-    c->lock.unlock();
-  }
-  return st.status;
+  OpStatus status = wait_in(c, c->sendq, elem, deadline_ns, "chan send");
+  if (status == OpStatus::kClosed) throw ChannelClosed("gort::Chan: send on closed channel");
+  return status;
 }
 
 OpStatus chan_recv(ChanCore* c, void* out, int64_t deadline_ns) {
@@ -245,28 +257,7 @@ OpStatus chan_recv(ChanCore* c, void* out, int64_t deadline_ns) {
     c->lock.unlock();
     return OpStatus::kClosed;
   }
-  if (deadline_ns == kPoll) {
-    c->lock.unlock();
-    return OpStatus::kWouldBlock;
-  }
-  if (deadline_ns != kNoDeadline && deadline_ns <= now_ns()) {
-    c->lock.unlock();
-    return OpStatus::kTimeout;
-  }
-  WaitState st;
-  st.exclusive = deadline_ns == kNoDeadline;
-  Waiter w;
-  w.state = &st;
-  w.elem = out;
-  c->recvq.push(&w);
-  ChanCore* locks[1] = {c};
-  block_on(&st, locks, 1, deadline_ns, "chan receive");
-  if (st.status == OpStatus::kTimeout) {
-    c->lock.lock();
-    c->recvq.remove(&w);
-    c->lock.unlock();
-  }
-  return st.status;
+  return wait_in(c, c->recvq, out, deadline_ns, "chan receive");
 }
 
 void chan_close(ChanCore* c) {

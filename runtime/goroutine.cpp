@@ -237,13 +237,7 @@ namespace {
   n = append_str(buf, n, sizeof buf, "\n  goroutine ");
   n = append_u64(buf, n, sizeof buf, g->id);
   n = append_str(buf, n, sizeof buf, " was created at ");
-  n = append_str(buf, n, sizeof buf, g->file ? g->file : "?");
-  n = append_str(buf, n, sizeof buf, ":");
-  n = append_u64(buf, n, sizeof buf, g->line);
-  if (g->function) {
-    n = append_str(buf, n, sizeof buf, " in ");
-    n = append_str(buf, n, sizeof buf, g->function);
-  }
+  n = append_creation_site(g, buf, n, sizeof buf);
   n = append_str(buf, n, sizeof buf, "\n");
   write_stderr(buf, n);
   std::abort();
@@ -306,19 +300,24 @@ size_t describe_overflow(const char* lo, const char* hi, char* buf, size_t cap) 
 
 void install_overflow_describer() { stack_set_overflow_describer(describe_overflow); }
 
+size_t append_creation_site(const G* g, char* buf, size_t len, size_t cap) {
+  len = append_str(buf, len, cap, g->file ? g->file : "?");
+  len = append_str(buf, len, cap, ":");
+  len = append_u64(buf, len, cap, g->line);
+  if (g->function) {
+    len = append_str(buf, len, cap, " in ");
+    len = append_str(buf, len, cap, g->function);
+  }
+  return len;
+}
+
 size_t describe_goroutine_stack(G* g, char* buf, size_t cap) {
   size_t n = append_str(buf, 0, cap, "goroutine ");
   n = append_u64(buf, n, cap, g->id);
   n = append_str(buf, n, cap, " stack overflow (reserved ");
   n = append_u64(buf, n, cap, g->stack.reserved / 1024);
   n = append_str(buf, n, cap, " KiB), created at ");
-  n = append_str(buf, n, cap, g->file ? g->file : "?");
-  n = append_str(buf, n, cap, ":");
-  n = append_u64(buf, n, cap, g->line);
-  if (g->function) {
-    n = append_str(buf, n, cap, " in ");
-    n = append_str(buf, n, cap, g->function);
-  }
+  n = append_creation_site(g, buf, n, cap);
   return n;
 }
 

@@ -80,6 +80,9 @@ template <class F> void for_each_g(F&& f) {
   g_slabs_visit([](G* g, void* a) { (*static_cast<F*>(a))(g); }, &f);
 }
 
+// Appends "FILE:LINE in FUNCTION" (where g was spawned) to buf; async-signal-safe.
+size_t append_creation_site(const G* g, char* buf, size_t len, size_t cap);
+
 // Entry point of every goroutine stack (runs on the new stack; never returns).
 void g_entry(void* arg);
 // Called by the last act of a goroutine (after its callable returned).

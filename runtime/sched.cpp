@@ -358,13 +358,7 @@ void check_deadlock() {
     n = append_str(buf, n, sizeof buf, " [");
     n = append_str(buf, n, sizeof buf, g->wait_reason ? g->wait_reason : "waiting");
     n = append_str(buf, n, sizeof buf, "]:\n  created at ");
-    n = append_str(buf, n, sizeof buf, g->file ? g->file : "?");
-    n = append_str(buf, n, sizeof buf, ":");
-    n = append_u64(buf, n, sizeof buf, g->line);
-    if (g->function) {
-      n = append_str(buf, n, sizeof buf, " in ");
-      n = append_str(buf, n, sizeof buf, g->function);
-    }
+    n = append_creation_site(g, buf, n, sizeof buf);
     n = append_str(buf, n, sizeof buf, "\n\n");
     write_stderr(buf, n);
   });
