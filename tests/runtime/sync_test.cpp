@@ -365,6 +365,7 @@ TEST_P(SyncTest, CondVarNotifyAllWakesEveryWaiter) {
         ++waiting;
         cv.wait(lock, [&] { return go_flag; });
         woke.fetch_add(1);
+        lock.unlock();  // before done(): once wg.wait() returns, mu goes out of scope
         wg.done();
       });
     }
