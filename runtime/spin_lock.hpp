@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 #include <sched.h>
 
@@ -26,13 +27,8 @@ inline void cpu_relax() {
 class SpinLock {
  public:
   void lock() noexcept {
-    for (int spins = 0;; ++spins) {
-      if (!locked_.exchange(true, std::memory_order_acquire)) return;  // pairs with unlock
-      while (locked_.load(std::memory_order_relaxed)) {
-        if (spins++ < 64) cpu_relax();
-        else sched_yield();
-      }
-    }
+    if (!locked_.exchange(true, std::memory_order_acquire)) return;  // pairs with unlock
+    lock_contended();
   }
   bool try_lock() noexcept {
     return !locked_.load(std::memory_order_relaxed) &&
@@ -41,6 +37,21 @@ class SpinLock {
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }  // pairs with lock
 
  private:
+  // Exponential backoff: after each lost race wait twice as long (up to 1024 PAUSEs) before
+  // looking again, so two cores hammering one lock stop bouncing its cache line on every try;
+  // only a holder that stays away long (descheduled) makes us yield the thread.
+  __attribute__((noinline)) void lock_contended() noexcept {
+    for (uint32_t backoff = 4, rounds = 0;; ++rounds) {
+      for (uint32_t i = 0; i < backoff; ++i) cpu_relax();
+      if (backoff < 1024) backoff *= 2;
+      if (!locked_.load(std::memory_order_relaxed) &&
+          !locked_.exchange(true, std::memory_order_acquire)) {
+        return;
+      }
+      if (rounds > 64) sched_yield();
+    }
+  }
+
   std::atomic<bool> locked_{false};
 };
 
