@@ -19,13 +19,7 @@ size_t count_mappings() {
 }
 
 TEST(Million, OneMillionParkedGoroutines) {
-#if defined(GORT_TSAN)
-  constexpr int kN = 4000;  // TSan counts each fiber as a thread (limit 8128)
-#elif defined(GORT_ASAN)
-  constexpr int kN = 200000;
-#else
-  constexpr int kN = 1000000;
-#endif
+  constexpr int kN = gort::test::kMillion;
   std::atomic<int> finished{0};
   int64_t peak = 0;
   size_t maps_at_peak = 0;

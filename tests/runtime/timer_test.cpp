@@ -53,13 +53,7 @@ TEST_P(TimerProcs, SleepsNeverWakeEarly) {
 }
 
 TEST(Timers, MillionSleepersAllWakeAfterTheirDeadline) {
-#if defined(GORT_TSAN)
-  constexpr int kN = 4000;  // TSan counts each fiber as a thread (limit 8128)
-#elif defined(GORT_ASAN)
-  constexpr int kN = 100000;
-#else
-  constexpr int kN = 1000000;
-#endif
+  constexpr int kN = gort::test::kMillion;
   std::atomic<int> early{0}, woke{0};
   gort::run([&] {
     gort::WaitGroup wg;

@@ -28,4 +28,14 @@ inline constexpr int kScale = 10;
 inline constexpr int kScale = 1;
 #endif
 
+// "A million goroutines at once" tests: TSan counts every fiber as a thread (limit 8128) and
+// ASan's shadow makes each parked stack costlier, so those builds use fewer.
+#if defined(GORT_TSAN)
+inline constexpr int kMillion = 4000;
+#elif defined(GORT_ASAN)
+inline constexpr int kMillion = 100000;
+#else
+inline constexpr int kMillion = 1000000;
+#endif
+
 }  // namespace gort::test
