@@ -47,6 +47,19 @@ Config resolve_config(const Config& requested) {
   if (c.procs <= 0) c.procs = available_cpus();
   if (c.stack_size == 0) c.stack_size = static_cast<size_t>(env_int("GORT_STACK_KB", 16, 1 << 20)) * 1024;
   if (c.stack_size == 0) c.stack_size = kDefaultStackReserve;
+  if (c.poller == Poller::kAuto) {
+    if (const char* v = std::getenv("GORT_POLLER"); v != nullptr && *v != '\0') {
+      absl::string_view name(v);
+      if (name == "epoll") {
+        c.poller = Poller::kEpoll;
+      } else if (name == "io_uring" || name == "uring") {
+        c.poller = Poller::kIoUring;
+      } else if (name != "auto") {
+        throw std::invalid_argument(
+            absl::StrFormat("gort: GORT_POLLER=%s (known: auto, epoll, io_uring)", name));
+      }
+    }
+  }
   if (const char* dbg = std::getenv("GORT_DEBUG"); dbg != nullptr && *dbg != '\0') {
     for (absl::string_view item : absl::StrSplit(dbg, ',', absl::SkipEmpty())) {
       std::pair<absl::string_view, absl::string_view> kv =

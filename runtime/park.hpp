@@ -43,9 +43,14 @@ class Parker {
     futex_wait(&permit_, 0, &ts);
     return permit_.exchange(0, std::memory_order_acquire) != 0;
   }
+  // seq_cst (not just release): an M about to block in the netpoller stores M::in_poll and then
+  // takes the permit with try_take(); a waker unparks and then reads in_poll (store-buffering:
+  // one of the two sees the other; see wake_m in sched.cpp).
   void unpark() noexcept {
-    if (permit_.exchange(1, std::memory_order_release) == 0) futex_wake(&permit_, 1);
+    if (permit_.exchange(1, std::memory_order_seq_cst) == 0) futex_wake(&permit_, 1);
   }
+  // Consumes a pending permit without sleeping.
+  bool try_take() noexcept { return permit_.exchange(0, std::memory_order_seq_cst) != 0; }
 
  private:
   std::atomic<uint32_t> permit_{0};

@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 
 #include "gort/runtime.hpp"
+#include "netpoll/netpoll.hpp"
 #include "runtime/config.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/sched.hpp"
@@ -39,7 +40,7 @@ std::atomic<bool> g_running{false};
 void begin_shutdown() {
   std::lock_guard<std::mutex> lock(sched->lock);
   sched->shutdown.store(true, std::memory_order_release);
-  for (M* m : sched->allm) m->parker.unpark();
+  for (M* m : sched->allm) wake_m(m);
   sysmon_wake();
 }
 
@@ -82,6 +83,7 @@ int run_main(std::function<int()> main, const Config& requested) {
   Config cfg;
   try {
     cfg = resolve_config(requested);
+    netpoll::init(cfg);
   } catch (...) {
     g_running.store(false);
     throw;
@@ -164,7 +166,8 @@ int run_main(std::function<int()> main, const Config& requested) {
     g = next;
   }
   sema_forget_goroutine_waiters();
-  timers_drop_all();  // pending timers never fire; their owners' memory is not touched again
+  timers_drop_all();
+  netpoll::forget_waiters();  // goroutines parked on fds are abandoned like the others  // pending timers never fire; their owners' memory is not touched again
   if (old_slack > 0) prctl(PR_SET_TIMERSLACK, old_slack, 0, 0, 0);
   abandon_leftovers();
   gort::detail::preempt_pending.store(0, std::memory_order_relaxed);

@@ -51,6 +51,7 @@
 #include <numeric>
 
 #include "gort/runtime.hpp"
+#include "netpoll/netpoll.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/spin_lock.hpp"
 #include "runtime/stack.hpp"
@@ -286,9 +287,14 @@ void startm(P* p, bool spinning) {
   }
   if (!fresh) {
     sched->thread_wakes.fetch_add(1, std::memory_order_relaxed);
-    m->parker.unpark();
+    wake_m(m);
   }
   if (sched->sysmon_sleeping.load(std::memory_order_seq_cst)) sysmon_wake();
+}
+
+// Someone must watch the timers or the fds: the timer role is needed.
+bool poll_role_needed() {
+  return earliest_timer() != kNoTimer || (netpoll::active() && netpoll::waiters() > 0);
 }
 
 void release_timer_role() {
@@ -336,6 +342,7 @@ void check_deadlock() {
   if (sched->nmblocking.load(std::memory_order_seq_cst) != 0) return;
   if (sched->foreign_threads.load(std::memory_order_seq_cst)) return;
   if (earliest_timer() != kNoTimer) return;
+  if (netpoll::waiters() > 0) return;  // an fd may become ready
   if (!sched->runq.empty()) return;
   for (P* p : sched->allp) {
     if (!p->runq.empty()) return;
@@ -376,19 +383,32 @@ void idle_park(M* m) {
   sched->thread_parks.fetch_add(1, std::memory_order_relaxed);
   bool timer_role = false;
   for (;;) {
-    if (!timer_role && earliest_timer() != kNoTimer) {
+    if (!timer_role && poll_role_needed()) {
       M* expected = nullptr;
       timer_role = sched->timer_m.compare_exchange_strong(expected, m, std::memory_order_seq_cst);
     }
+    G* polled = nullptr;
+    uint32_t npolled = 0;
     if (timer_role) {
       // Each round: "wake me for any timer" first, then read the heaps, then publish the
       // deadline, so an armer that read an older deadline is ordered before our read.
       sched->timer_sleep_until.store(kNoTimer, std::memory_order_seq_cst);
       const int64_t next = earliest_timer();  // after the claim: see timer_armed
       sched->timer_sleep_until.store(next, std::memory_order_seq_cst);
-      if (next == kNoTimer) {  // stopped meanwhile
+      if (next == kNoTimer && !(netpoll::active() && netpoll::waiters() > 0)) {
+        // Stopped meanwhile, and no fd to watch. A goroutine that started waiting on an fd
+        // after our check (seq_cst counter) finds the role free, or we see it here.
         release_timer_role();
         timer_role = false;
+        if (poll_role_needed()) continue;
+      } else if (netpoll::active()) {
+        // Block in the poller until the earliest timer (Go's blocking netpoll in findrunnable).
+        // in_poll before the permit check: wake_m unparks, then reads in_poll.
+        const int64_t timeout =
+            next == kNoTimer ? -1 : std::max<int64_t>(0, next - now_ns());
+        m->in_poll.store(true, std::memory_order_seq_cst);
+        if (!m->parker.try_take()) polled = netpoll::poll(timeout, &npolled);
+        m->in_poll.store(false, std::memory_order_seq_cst);
       } else {
         const int64_t now = now_ns();
         if (next > now) m->parker.park_for(next - now);
@@ -404,9 +424,9 @@ void idle_park(M* m) {
       std::lock_guard<std::mutex> lock(sched->lock);
       if (m->nextp != nullptr || sched->shutdown.load(std::memory_order_relaxed)) {
         handed = true;  // startm took us off the idle list (or shutdown)
-      } else if (due) {
-        // Timers are due: leave the idle list and take an idle P to run them (and what they
-        // ready).
+      } else if (due || polled != nullptr) {
+        // Timers are due or fds ready: leave the idle list and take an idle P to run them
+        // (and what they ready).
         for (M** pp = &sched->midle; *pp != nullptr; pp = &(*pp)->idle_next) {
           if (*pp == m) {
             *pp = m->idle_next;
@@ -417,30 +437,37 @@ void idle_park(M* m) {
         p = pidle_get();
       }
     }
-    if (handed) break;
-    if (!due) continue;  // woken early (an earlier timer, or a stale unpark): look again
+    if (handed) {
+      if (timer_role) release_timer_role();
+      if (m->nextp) {
+        acquirep(m, m->nextp);
+        m->nextp = nullptr;
+      }
+      // On shutdown the polled goroutines are abandoned with the others.
+      if (polled != nullptr && m->p != nullptr) inject_glist(polled);
+      return;
+    }
+    if (!due && polled == nullptr) continue;  // woken early (an earlier timer, a stale unpark)
     release_timer_role();
     timer_role = false;
     if (p != nullptr) {
       acquirep(m, p);
       m->spinning = true;  // finding work ends with reset_spinning's wakep: the role passes on
       sched->nmspinning.fetch_add(1, std::memory_order_seq_cst);
+      if (polled != nullptr) inject_glist(polled);
       if (sched->sysmon_sleeping.load(std::memory_order_seq_cst)) sysmon_wake();
       return;
     }
-    // Every P is busy: run them here; what they ready goes to the global queue.
-    run_all_timers(now_ns());
+    // Every P is busy: run the timers here; what they and the poller ready goes to the global
+    // queue.
+    if (polled != nullptr) inject_glist(polled);
+    if (due) run_all_timers(now_ns());
     {
       std::lock_guard<std::mutex> lock(sched->lock);
       if (sched->shutdown.load(std::memory_order_relaxed)) return;
       m->idle_next = sched->midle;
       sched->midle = m;
     }
-  }
-  if (timer_role) release_timer_role();
-  if (m->nextp) {
-    acquirep(m, m->nextp);
-    m->nextp = nullptr;
   }
 }
 
@@ -500,9 +527,15 @@ G* find_runnable(M* m, bool* inherit) {
     check_own_timers(p);  // Go's step 2: they may ready goroutines into this P
     if (G* g = local_or_global(m, p, inherit)) return g;
 
-    // (The netpoller plugs in here: a non-blocking poll whose ready goroutines are injected in a
-    // batch; and below, before stopm, one idle M blocks in the poller until the earliest timer
-    // while the others sleep on their futex.)
+    // A non-blocking poll, unless an M is blocked in the poller (it gets the events anyway).
+    // The blocking poll is idle_park's: one idle M waits there until the earliest timer.
+    if (netpoll::active() && netpoll::waiters() > 0 && netpoll::last_poll_ns() != 0) {
+      uint32_t n = 0;
+      if (G* list = netpoll::poll(0, &n)) {
+        inject_glist(list);
+        if (G* g = local_or_global(m, p, inherit)) return g;
+      }
+    }
     const int procs = sched->procs;
     if (m->spinning || 2 * sched->nmspinning.load() < procs - sched->npidle.load()) {
       if (!m->spinning) {
@@ -753,10 +786,24 @@ void park_nolock(void (*after)(G*, void*), void* arg) {
 
 P* current_owned_p() { return owned_p(current_m()); }
 
+void wake_m(M* m) {
+  m->parker.unpark();
+  if (m->in_poll.load(std::memory_order_seq_cst)) netpoll::wake_poller();
+}
+
+void inject_glist(G* list) {
+  while (list != nullptr) {
+    G* g = list;
+    list = g->sched_next;
+    g->sched_next = nullptr;
+    ready(g, /*next=*/false);
+  }
+}
+
 void timer_armed(int64_t when) {
   if (when >= sched->timer_sleep_until.load(std::memory_order_seq_cst)) return;
   if (M* tm = sched->timer_m.load(std::memory_order_seq_cst)) {
-    tm->parker.unpark();  // it re-reads the earliest deadline (a stale unpark is harmless)
+    wake_m(tm);  // it re-reads the earliest deadline (a stale wake-up is harmless)
     return;
   }
   // No timer M. An M with a P looks at its own heap at its next switch and becomes the timer

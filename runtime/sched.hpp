@@ -108,5 +108,10 @@ void timer_armed(int64_t when);
 // Parks the running goroutine like park(); `holds_lock` false: `after` releases nothing, so the
 // switch may take any next goroutine.
 void park_nolock(void (*after)(G*, void*), void* arg);
+// Unparks an idle M, breaking the netpoller's wait if it blocks there.
+void wake_m(M* m);
+// Readies a list of kWaiting goroutines linked through sched_next (netpoller results): into
+// the caller's P, or the global queue without one.
+void inject_glist(G* list);
 
 }  // namespace gort::rt

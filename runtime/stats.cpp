@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_format.h"
 #include "gort/runtime.hpp"
+#include "netpoll/netpoll.hpp"
 #include "runtime/sched.hpp"
 #include "runtime/stack.hpp"
 
@@ -30,6 +31,8 @@ SchedulerStats stats() {
   rt::StackStats ss = rt::stack_stats();
   st.stack_bytes_reserved = ss.bytes_reserved;
   st.stacks_in_use = ss.stacks_in_use;
+  st.poller = rt::netpoll::backend_name();
+  st.io_waiters = rt::netpoll::waiters();
   if (s == nullptr) return st;
   st.procs = s->procs;
   st.goroutines = alive_goroutines();
@@ -64,10 +67,11 @@ std::string SchedulerStats::to_string() const {
   std::string out = absl::StrFormat(
       "gort scheduler: procs=%d goroutines=%d created=%d threads=%d idle_procs=%d spinning=%d\n"
       "  thread parks=%d wakes=%d global_queue=%d blocking_calls=%d handoffs=%d "
-      "preempt_requests=%d\n  stacks in use=%d reserved=%.1f MiB\n",
+      "preempt_requests=%d\n  stacks in use=%d reserved=%.1f MiB\n  poller=%s io_waiters=%d\n",
       procs, goroutines, goroutines_created, threads, idle_processors, spinning_threads,
       thread_parks, thread_wakes, global_queue_length, blocking_calls, handoffs, preempt_requests,
-      stacks_in_use, static_cast<double>(stack_bytes_reserved) / (1024.0 * 1024.0));
+      stacks_in_use, static_cast<double>(stack_bytes_reserved) / (1024.0 * 1024.0), poller,
+      io_waiters);
   for (size_t i = 0; i < processors.size(); ++i) {
     const ProcessorStats& p = processors[i];
     absl::StrAppendFormat(&out,

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gort/runtime.hpp"
+#include "netpoll/netpoll.hpp"
 #include "runtime/sched.hpp"
 #include "runtime/stack.hpp"
 
@@ -33,6 +34,7 @@ constexpr int64_t kPreemptAfterNs = 10'000'000;   // Go's forcePreemptNS
 constexpr int64_t kBlockingRetakeNs = 20'000;     // one sysmon tick
 constexpr int64_t kScavengeEveryNs = 1'000'000'000;
 constexpr int64_t kTimerGraceNs = 1'000'000;
+constexpr int64_t kNetpollStaleNs = 10'000'000;  // Go: sysmon polls after 10 ms without a poll
 
 bool retake(int64_t now) {
   bool acted = false;
@@ -129,6 +131,15 @@ void sysmon_main() {
     int64_t now = now_ns();
     idle_rounds = retake(now) ? 0 : idle_rounds + 1;
     if (earliest_timer() <= now - kTimerGraceNs) run_all_timers(now);
+    // Fds nobody polled for 10 ms (every P busy, no M blocked in the poller): poll here;
+    // what is ready goes to the global queue (Go's sysmon does the same).
+    if (netpoll::active() && netpoll::waiters() > 0) {
+      const int64_t last = netpoll::last_poll_ns();
+      if (last != 0 && now - last > kNetpollStaleNs) {
+        uint32_t n = 0;
+        if (G* list = netpoll::poll(0, &n)) inject_glist(list);
+      }
+    }
     if (now - last_scavenge >= kScavengeEveryNs) {
       stack_scavenge();
       last_scavenge = now;

@@ -32,6 +32,8 @@ struct SchedulerStats {
   uint64_t preempt_requests = 0;
   uint64_t stack_bytes_reserved = 0;
   uint64_t stacks_in_use = 0;
+  std::string poller;            // netpoller backend: "epoll", "io_uring" or "none"
+  int64_t io_waiters = 0;        // goroutines parked on file descriptors
   std::vector<ProcessorStats> processors;
 
   std::string to_string() const;  // multi-line human-readable form

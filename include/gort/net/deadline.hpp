@@ -1,0 +1,47 @@
+// Deadlines for network operations: an absolute CLOCK_MONOTONIC instant, or none.
+//
+// Every blocking operation takes an optional Deadline; a socket may also carry standing read and
+// write deadlines (Go's SetReadDeadline). The earlier of the two applies. An operation whose
+// deadline passes returns std::errc::timed_out and leaves the socket usable (a later operation
+// with a later deadline works; bytes a timed-out write had not sent are not sent).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+
+namespace gort::net {
+
+class Deadline {
+ public:
+  constexpr Deadline() = default;  // none
+  static constexpr Deadline none() { return Deadline{}; }
+  template <class Duration>
+  static Deadline at(std::chrono::time_point<std::chrono::steady_clock, Duration> tp) {
+    return Deadline(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::ceil<std::chrono::nanoseconds>(tp).time_since_epoch())
+                        .count());
+  }
+  // From now. A zero or negative duration is a deadline that has already passed: the operation
+  // succeeds only if it can complete without waiting.
+  template <class Rep, class Period>
+  static Deadline after(std::chrono::duration<Rep, Period> d) {
+    auto now = std::chrono::steady_clock::now();
+    if (d <= d.zero()) return at(now);
+    return at(now + std::chrono::ceil<std::chrono::nanoseconds>(d));
+  }
+
+  constexpr bool is_none() const { return ns_ == kNone; }
+  constexpr int64_t nanos() const { return ns_; }  // CLOCK_MONOTONIC; INT64_MAX when none
+  constexpr Deadline earliest(Deadline o) const { return o.ns_ < ns_ ? o : *this; }
+  constexpr bool operator==(const Deadline&) const = default;
+
+  static constexpr Deadline from_nanos(int64_t ns) { return Deadline(ns); }
+
+ private:
+  static constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
+  constexpr explicit Deadline(int64_t ns) : ns_(ns) {}
+  int64_t ns_ = kNone;
+};
+
+}  // namespace gort::net

@@ -1,0 +1,39 @@
+// Driving other libraries' file descriptors from goroutines: wait until an fd is readable or
+// writable without blocking the thread.
+//
+//   auto h = gort::net::Pollable::watch(fd);   // fd must be non-blocking; ownership stays
+//   while (::read(fd, ...) < 0 && errno == EAGAIN) h->wait_readable();
+//
+// The Pollable must be released (destroyed) before the caller closes the fd.
+#pragma once
+
+#include <memory>
+
+#include "gort/net/deadline.hpp"
+#include "gort/net/error.hpp"
+
+namespace gort::net {
+
+namespace detail {
+class Socket;
+}
+
+class Pollable {
+ public:
+  static Result<Pollable> watch(int fd);
+  Pollable() = default;
+  Pollable(Pollable&&) noexcept = default;
+  Pollable& operator=(Pollable&&) noexcept = default;
+  ~Pollable();
+
+  // Returns when the fd is (probably) ready: the caller retries its call, and waits again on
+  // EAGAIN. std::errc::timed_out when the deadline passes first.
+  Result<void> wait_readable(Deadline d = {});
+  Result<void> wait_writable(Deadline d = {});
+
+ private:
+  explicit Pollable(std::shared_ptr<detail::Socket> s) : s_(std::move(s)) {}
+  std::shared_ptr<detail::Socket> s_;
+};
+
+}  // namespace gort::net

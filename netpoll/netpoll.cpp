@@ -1,0 +1,108 @@
+// Backend selection and the scheduler-facing netpoll calls (netpoll.hpp).
+#include "netpoll/netpoll.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "netpoll/backend.hpp"
+#include "netpoll/backends.hpp"
+#include "netpoll/poll_desc.hpp"
+#include "runtime/sched.hpp"
+
+namespace gort::rt::netpoll {
+
+namespace {
+
+std::mutex init_mu;
+std::atomic<Backend*> g_backend{nullptr};  // set once (release), never replaced
+std::atomic<int64_t> g_waiters{0};
+std::atomic<int64_t> g_last_poll{1};       // 0 while an M blocks in poll()
+
+const char* poller_name(Poller p) {
+  switch (p) {
+    case Poller::kEpoll: return "epoll";
+    case Poller::kIoUring: return "io_uring";
+    default: return "auto";
+  }
+}
+
+}  // namespace
+
+void init(const Config& config) {
+  std::lock_guard<std::mutex> lock(init_mu);
+  Backend* b = g_backend.load(std::memory_order_acquire);
+  if (b != nullptr) {
+    // The poller outlives runtimes (sockets may too); a later run asking for the other backend
+    // is told so rather than silently given the first one.
+    const std::string have = b->name();
+    if ((config.poller == Poller::kEpoll && have != "epoll") ||
+        (config.poller == Poller::kIoUring && have != "io_uring")) {
+      throw std::runtime_error(std::string("gort: poller ") + poller_name(config.poller) +
+                               " requested, but this process already uses " + have);
+    }
+    return;
+  }
+  std::string why;
+  switch (config.poller) {
+    case Poller::kEpoll:
+      b = make_epoll_backend();
+      break;
+    case Poller::kIoUring:
+      b = make_uring_backend(&why);
+      if (b == nullptr) {
+        throw std::runtime_error("gort: GORT_POLLER=io_uring requested but io_uring is unavailable: " +
+                                 why);
+      }
+      break;
+    case Poller::kAuto:
+      b = make_uring_backend(&why);
+      if (b == nullptr) {
+        b = make_epoll_backend();
+        std::fprintf(stderr, "gort: netpoller: epoll (io_uring unavailable: %s)\n", why.c_str());
+      }
+      break;
+  }
+  if (std::getenv("GORT_POLLER_VERBOSE") != nullptr) {
+    std::fprintf(stderr, "gort: netpoller: %s\n", b->name());
+  }
+  g_backend.store(b, std::memory_order_release);
+}
+
+bool active() { return g_backend.load(std::memory_order_acquire) != nullptr; }
+Backend* backend() { return g_backend.load(std::memory_order_acquire); }
+const char* backend_name() {
+  Backend* b = backend();
+  return b ? b->name() : "none";
+}
+
+int64_t waiters() { return g_waiters.load(std::memory_order_seq_cst); }
+void waiter_added() { g_waiters.fetch_add(1, std::memory_order_seq_cst); }
+void waiter_removed() { g_waiters.fetch_sub(1, std::memory_order_seq_cst); }
+
+G* poll(int64_t timeout_ns, uint32_t* n) {
+  *n = 0;
+  Backend* b = backend();
+  if (b == nullptr) return nullptr;
+  if (timeout_ns != 0) g_last_poll.store(0, std::memory_order_seq_cst);
+  G* list = b->poll(timeout_ns, n);
+  g_last_poll.store(now_ns(), std::memory_order_relaxed);
+  return list;
+}
+
+void wake_poller() {
+  if (Backend* b = backend()) b->wake();
+}
+
+void forget_waiters() {
+  pd_forget_all_waiters();
+  g_waiters.store(0, std::memory_order_seq_cst);
+  g_last_poll.store(1, std::memory_order_relaxed);
+}
+
+int64_t last_poll_ns() { return g_last_poll.load(std::memory_order_relaxed); }
+
+}  // namespace gort::rt::netpoll

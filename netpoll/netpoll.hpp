@@ -1,0 +1,50 @@
+// The netpoller as the scheduler sees it (DESIGN §4): a process-wide poller, created when the
+// first runtime starts, that parks goroutines on fds and hands them back when ready.
+//
+// Scheduler integration (sched.cpp):
+//   - find_runnable polls without blocking when goroutines wait on fds and no M is blocked in
+//     the poller (that M would get the events anyway);
+//   - with nothing to run, the M holding the timer role blocks in the poller until the earliest
+//     timer (instead of on its futex); the others sleep on their futexes;
+//   - sysmon polls when nobody has for 10 ms, so fds are served while every P runs busy code;
+//   - goroutines waiting on fds keep deadlock detection quiet.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "gort/config.hpp"
+
+namespace gort::rt {
+struct G;
+}
+
+namespace gort::rt::netpoll {
+
+class Backend;
+
+// Chooses and starts the backend on the first call (GORT_POLLER / Config::poller; logs the
+// choice once); later calls check the request against the backend in use. Throws
+// std::runtime_error when an explicit request cannot be met (e.g. io_uring refused).
+void init(const Config& config);
+bool active();                      // a backend exists
+Backend* backend();
+const char* backend_name();         // "epoll", "io_uring" or "none"
+
+// Goroutines parked on fds (deadlock detection; whether polling is worth a syscall).
+int64_t waiters();
+void waiter_added();
+void waiter_removed();
+
+// Polls (0: non-blocking; -1: until woken; else ns) and returns the ready goroutines, still
+// kWaiting, linked through G::sched_next; *n is their count.
+G* poll(int64_t timeout_ns, uint32_t* n);
+// Breaks a blocked poll() (any thread).
+void wake_poller();
+// After a runtime stopped: drops every parked goroutine from the descriptors (they were
+// abandoned) so nothing readies them later.
+void forget_waiters();
+// CLOCK_MONOTONIC of the last poll (sysmon's 10 ms rule), 0 while an M is blocked in one.
+int64_t last_poll_ns();
+
+}  // namespace gort::rt::netpoll

@@ -1,0 +1,218 @@
+// PollDesc pool and the wait/wake protocol described in poll_desc.hpp.
+#include "netpoll/poll_desc.hpp"
+
+#include <cerrno>
+#include <mutex>
+#include <vector>
+
+#include "netpoll/backend.hpp"
+#include "netpoll/netpoll.hpp"
+#include "runtime/machine.hpp"
+#include "runtime/sched.hpp"
+#include "runtime/spin_lock.hpp"
+#include "runtime/timer.hpp"
+
+namespace gort::rt::netpoll {
+
+namespace {
+
+// Chunks of descriptors, never freed: an index stays valid for the life of the process, so a
+// stale event token can always be looked up and rejected by its seq.
+constexpr uint32_t kChunkBits = 10;
+constexpr uint32_t kChunkSize = 1u << kChunkBits;
+constexpr uint32_t kMaxChunks = 1u << 14;  // 16 M descriptors
+
+struct Pool {
+  SpinLock mu;
+  PollDesc* free = nullptr;
+  uint32_t used_chunks = 0;                     // under mu
+  std::atomic<PollDesc*> chunks[kMaxChunks] = {};  // published with release, read acquire
+};
+Pool& pool() {
+  static Pool* p = new Pool;  // never destroyed: tokens may be looked up during exit
+  return *p;
+}
+
+PollDesc* pool_get() {
+  Pool& pl = pool();
+  std::lock_guard<SpinLock> lock(pl.mu);
+  if (pl.free == nullptr) {
+    if (pl.used_chunks == kMaxChunks) return nullptr;
+    uint32_t c = pl.used_chunks++;
+    auto* chunk = new PollDesc[kChunkSize];
+    for (uint32_t i = kChunkSize; i > 0; --i) {
+      chunk[i - 1].index = (c << kChunkBits) | (i - 1);
+      chunk[i - 1].next_free = pl.free;
+      pl.free = &chunk[i - 1];
+    }
+    pl.chunks[c].store(chunk, std::memory_order_release);
+  }
+  PollDesc* pd = pl.free;
+  pl.free = pd->next_free;
+  pd->next_free = nullptr;
+  return pd;
+}
+
+void pool_put(PollDesc* pd) {
+  Pool& pl = pool();
+  std::lock_guard<SpinLock> lock(pl.mu);
+  pd->next_free = pl.free;
+  pl.free = pd;
+}
+
+struct WaitArgs {
+  PollDesc* pd;
+  Mode mode;
+};
+
+// After the switch: commit to waiting (kPdWait -> G*). Failing means a wake-up raced with the
+// park; the goroutine is runnable again at once.
+void commit_wait(G* g, void* arg) {
+  auto* a = static_cast<WaitArgs*>(arg);
+  uintptr_t expected = kPdWait;
+  if (a->pd->word(a->mode).compare_exchange_strong(expected, reinterpret_cast<uintptr_t>(g),
+                                                   std::memory_order_seq_cst)) {
+    waiter_added();
+    return;
+  }
+  ready(g);
+}
+
+void on_deadline(void* arg, uint64_t) {
+  auto* a = static_cast<WaitArgs*>(arg);
+  if (G* g = pd_unblock(a->pd, a->mode, /*ioready=*/false)) ready(g);
+}
+
+}  // namespace
+
+PollDesc* pd_open(int fd, int* err) {
+  PollDesc* pd = pool_get();
+  if (pd == nullptr) {
+    *err = ENOMEM;
+    return nullptr;
+  }
+  pd->fd = fd;
+  pd->rg.store(kPdNil, std::memory_order_relaxed);
+  pd->wg.store(kPdNil, std::memory_order_relaxed);
+  pd->closing.store(false, std::memory_order_relaxed);
+  pd->registered = false;
+  Backend* b = backend();
+  if (b == nullptr) {
+    *err = ENOTSUP;
+    pool_put(pd);
+    return nullptr;
+  }
+  int e = b->add(pd);
+  if (e != 0) {
+    *err = e;
+    pd->seq.fetch_add(1, std::memory_order_release);
+    pool_put(pd);
+    return nullptr;
+  }
+  pd->registered = true;
+  return pd;
+}
+
+void pd_close(PollDesc* pd) {
+  if (pd->registered) backend()->remove(pd);
+  pd->registered = false;
+  pd->fd = -1;
+  // A new seq makes events still queued for this registration stale.
+  pd->seq.fetch_add(1, std::memory_order_release);
+  pool_put(pd);
+}
+
+PollDesc* pd_from_token(uint64_t token) {
+  const uint32_t index = static_cast<uint32_t>(token);
+  const uint32_t chunk = index >> kChunkBits;
+  if (chunk >= kMaxChunks) return nullptr;
+  PollDesc* c = pool().chunks[chunk].load(std::memory_order_acquire);
+  if (c == nullptr) return nullptr;
+  PollDesc* pd = &c[index & (kChunkSize - 1)];
+  if (pd->seq.load(std::memory_order_acquire) != static_cast<uint32_t>(token >> 32)) return nullptr;
+  return pd;
+}
+
+G* pd_unblock(PollDesc* pd, Mode mode, bool ioready) {
+  std::atomic<uintptr_t>& w = pd->word(mode);
+  uintptr_t old = w.load(std::memory_order_seq_cst);
+  for (;;) {
+    if (old == kPdReady) return nullptr;                // already signalled
+    if (old == kPdNil && !ioready) return nullptr;      // nobody to interrupt
+    const uintptr_t next = ioready ? kPdReady : kPdNil;
+    if (w.compare_exchange_weak(old, next, std::memory_order_seq_cst)) break;
+  }
+  if (old == kPdNil || old == kPdWait) return nullptr;  // the waiter has not parked: it sees it
+  waiter_removed();
+  return reinterpret_cast<G*>(old);
+}
+
+WaitResult pd_wait(PollDesc* pd, Mode mode, int64_t deadline_ns) {
+  std::atomic<uintptr_t>& w = pd->word(mode);
+  uintptr_t old = w.load(std::memory_order_seq_cst);
+  for (;;) {
+    if (old == kPdReady) {
+      if (w.compare_exchange_weak(old, kPdNil, std::memory_order_seq_cst)) return WaitResult::kReady;
+      continue;
+    }
+    // kPdNil (a second waiter on one word is a socket-layer bug: it serializes them).
+    if (w.compare_exchange_weak(old, kPdWait, std::memory_order_seq_cst)) break;
+  }
+  auto give_up = [&](WaitResult r) {
+    uintptr_t expected = kPdWait;
+    if (!w.compare_exchange_strong(expected, kPdNil, std::memory_order_seq_cst)) {
+      // Readiness arrived in between (kPdReady): keep it for the next wait.
+    }
+    return r;
+  };
+  if (pd->closing.load(std::memory_order_seq_cst)) return give_up(WaitResult::kClosed);
+  if (deadline_ns != kNoTimer && deadline_ns <= now_ns()) return give_up(WaitResult::kTimeout);
+
+  M* m = current_m();
+  G* g = m->curg;
+  WaitArgs args{pd, mode};
+  Timer timer{};
+  const bool timed = deadline_ns != kNoTimer;
+  if (timed) {
+    timer.when_ns = deadline_ns;
+    timer.fn = on_deadline;
+    timer.arg = &args;
+    timer_start(&timer);
+  }
+  g->wait_reason = mode == Mode::kRead ? "IO wait (read)" : "IO wait (write)";
+  g->set_status(GStatus::kRunning, GStatus::kWaiting);
+  park_nolock(commit_wait, &args);
+  g->wait_reason = nullptr;
+  if (timed) timer_stop(&timer);  // waits for a firing callback to finish with `args`
+  old = w.exchange(kPdNil, std::memory_order_seq_cst);
+  if (old == kPdReady) return WaitResult::kReady;
+  if (pd->closing.load(std::memory_order_seq_cst)) return WaitResult::kClosed;
+  if (timed && deadline_ns <= now_ns()) return WaitResult::kTimeout;
+  return WaitResult::kInterrupted;
+}
+
+void pd_evict(PollDesc* pd) {
+  pd->closing.store(true, std::memory_order_seq_cst);
+  if (G* g = pd_unblock(pd, Mode::kRead, false)) ready(g);
+  if (G* g = pd_unblock(pd, Mode::kWrite, false)) ready(g);
+}
+
+void pd_interrupt(PollDesc* pd, Mode mode) {
+  if (G* g = pd_unblock(pd, mode, false)) ready(g);
+}
+
+void pd_forget_all_waiters() {
+  Pool& pl = pool();
+  std::lock_guard<SpinLock> lock(pl.mu);
+  for (uint32_t c = 0; c < pl.used_chunks; ++c) {
+    PollDesc* chunk = pl.chunks[c].load(std::memory_order_acquire);
+    for (uint32_t i = 0; i < kChunkSize; ++i) {
+      for (auto* w : {&chunk[i].rg, &chunk[i].wg}) {
+        uintptr_t v = w->load(std::memory_order_relaxed);
+        if (v != kPdNil && v != kPdReady) w->store(kPdNil, std::memory_order_relaxed);
+      }
+    }
+  }
+}
+
+}  // namespace gort::rt::netpoll

@@ -1,0 +1,83 @@
+// PollDesc: the netpoller's per-fd record (Go's pollDesc), shared by both backends.
+//
+// Wait words. `rg` (readers) and `wg` (writers) each hold one of
+//   kPdNil    nobody waits and no readiness is pending;
+//   kPdReady  readiness arrived that nobody consumed yet;
+//   kPdWait   a goroutine is about to park (between its check and its switch);
+//   a G*      that goroutine is parked.
+// At most one goroutine waits per word: the socket layer serializes readers and writers.
+//
+// Protocol (all on the word, seq_cst):
+//   waiter  kPdReady -> kPdNil (consume, no wait) or kPdNil -> kPdWait; then reads `closing`
+//           and the deadline; parks; the after-switch hook swings kPdWait -> G*. If that CAS
+//           fails, readiness or an interruption came in the meantime and it is made runnable
+//           again at once. Woken, it swaps the word to kPdNil: kPdReady means readiness,
+//           anything else means "look again" (closing, deadline, deadline change).
+//   waker   (pd_unblock) io readiness turns kPdNil/kPdWait/G* into kPdReady; an interruption
+//           (close, deadline) turns kPdWait/G* into kPdNil and leaves kPdNil and kPdReady alone.
+//           A G* it replaced is returned for readying: exactly one party owns the wake-up.
+// Closing: `closing` is stored (seq_cst) before the words are interrupted; a waiter sets its
+// word before reading `closing` (seq_cst). The store-buffering pair means either the waiter sees
+// `closing` and does not park, or the closer sees its word and wakes it.
+//
+// Lifetime: descriptors come from a type-stable pool and are never freed to the heap. Each reuse
+// bumps `seq`; backends carry (index, seq) in their event tokens and drop events whose seq is
+// stale (an event for a closed fd whose number, and descriptor, were reused). A stale event that
+// slips through anyway can only mark readiness, which costs the new owner one retried syscall.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace gort::rt {
+struct G;
+}
+
+namespace gort::rt::netpoll {
+
+enum class Mode : uint8_t { kRead = 0, kWrite = 1 };
+enum class WaitResult : uint8_t { kReady, kTimeout, kClosed, kInterrupted };
+
+constexpr uintptr_t kPdNil = 0;
+constexpr uintptr_t kPdReady = 1;
+constexpr uintptr_t kPdWait = 2;
+
+struct UringOp;
+
+struct PollDesc {
+  int fd = -1;
+  uint32_t index = 0;                  // position in the pool (event token)
+  std::atomic<uint32_t> seq{0};        // bumped at every reuse
+  std::atomic<uintptr_t> rg{kPdNil};
+  std::atomic<uintptr_t> wg{kPdNil};
+  std::atomic<bool> closing{false};
+  PollDesc* next_free = nullptr;       // pool free list (pool lock)
+  bool registered = false;             // the backend knows the fd (epoll: added)
+
+  std::atomic<uintptr_t>& word(Mode m) { return m == Mode::kRead ? rg : wg; }
+  uint64_t token() const {
+    return (static_cast<uint64_t>(seq.load(std::memory_order_relaxed)) << 32) | index;
+  }
+};
+
+// A descriptor for fd, registered with the active backend. Null with errno-style error in *err
+// when the backend refuses the fd (e.g. ENOMEM, or EPERM for a regular file under epoll).
+PollDesc* pd_open(int fd, int* err);
+// Unregisters and recycles (every waiter must have left; see the socket layer's close).
+void pd_close(PollDesc* pd);
+// The descriptor a backend token names, or null when it is stale.
+PollDesc* pd_from_token(uint64_t token);
+
+// Parks the running goroutine until the fd is ready for `mode`, the deadline (CLOCK_MONOTONIC
+// ns, INT64_MAX for none) passes, or the descriptor is closed or interrupted.
+WaitResult pd_wait(PollDesc* pd, Mode mode, int64_t deadline_ns);
+// The waker side: returns the goroutine to ready (already out of the waiter count), or null.
+G* pd_unblock(PollDesc* pd, Mode mode, bool ioready);
+// Marks the descriptor closing and wakes every waiter (they return kClosed).
+void pd_evict(PollDesc* pd);
+// Wakes a waiter of `mode` so it re-reads its deadline (kInterrupted).
+void pd_interrupt(PollDesc* pd, Mode mode);
+// Shutdown: forget every parked goroutine (they are abandoned with the runtime).
+void pd_forget_all_waiters();
+
+}  // namespace gort::rt::netpoll

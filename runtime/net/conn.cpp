@@ -1,0 +1,366 @@
+// Stream sockets: Conn, Listener, dial and listen (gort/net/conn.hpp).
+#include "gort/net/conn.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <vector>
+
+#include "runtime/net/socket.hpp"
+
+namespace gort::net {
+
+using detail::errno_code;
+using detail::last_errno;
+using detail::Mode;
+using detail::Socket;
+
+namespace {
+
+struct Buf {
+  void* p;
+  size_t n;
+};
+struct ConstBuf {
+  const void* p;
+  size_t n;
+};
+struct Iov {
+  const iovec* v;
+  int n;
+};
+struct AcceptCtx {
+  sockaddr_storage peer;
+  socklen_t len;
+};
+
+ssize_t do_read(int fd, void* c) {
+  auto* b = static_cast<Buf*>(c);
+  return ::read(fd, b->p, b->n);
+}
+ssize_t do_send(int fd, void* c) {
+  auto* b = static_cast<ConstBuf*>(c);
+  return ::send(fd, b->p, b->n, MSG_NOSIGNAL);  // never SIGPIPE: EPIPE comes back as a value
+}
+ssize_t do_readv(int fd, void* c) {
+  auto* v = static_cast<Iov*>(c);
+  return ::readv(fd, v->v, v->n);
+}
+ssize_t do_sendmsg(int fd, void* c) {
+  auto* v = static_cast<Iov*>(c);
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec*>(v->v);
+  msg.msg_iovlen = static_cast<size_t>(v->n);
+  return ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
+ssize_t do_accept(int fd, void* c) {
+  auto* a = static_cast<AcceptCtx*>(c);
+  a->len = sizeof a->peer;
+  return ::accept4(fd, reinterpret_cast<sockaddr*>(&a->peer), &a->len,
+                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+Result<void> setopt(Socket* s, int level, int name, int value) {
+  detail::OpRef ref(s);
+  if (!ref) return Errc::closed;
+  if (setsockopt(s->fd(), level, name, &value, sizeof value) != 0) return errno_code(last_errno());
+  return {};
+}
+
+Result<Address> sock_name(Socket* s, bool peer) {
+  detail::OpRef ref(s);
+  if (!ref) return Errc::closed;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  const int r = peer ? getpeername(s->fd(), reinterpret_cast<sockaddr*>(&ss), &len)
+                     : getsockname(s->fd(), reinterpret_cast<sockaddr*>(&ss), &len);
+  if (r != 0) return errno_code(last_errno());
+  return Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+int iov_count(std::span<const iovec> iov) {
+  return static_cast<int>(std::min<size_t>(iov.size(), IOV_MAX));
+}
+
+Result<Socket*> live(const std::shared_ptr<Socket>& s) {
+  if (!s) return Errc::closed;
+  return s.get();
+}
+
+}  // namespace
+
+// Conn -------------------------------------------------------------------------------------
+
+Result<Conn> Conn::adopt(int fd) {
+  const int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return errno_code(last_errno());
+  return Conn(Socket::make(fd, true));
+}
+
+int Conn::fd() const { return s_ ? s_->fd() : -1; }
+
+Result<size_t> Conn::read(void* buf, size_t len, Deadline d) {
+  if (!s_) return Errc::closed;
+  if (len == 0) return size_t{0};
+  Buf b{buf, len};
+  return s_->io(Mode::kRead, d, do_read, &b);
+}
+
+Result<void> Conn::read_exact(void* buf, size_t len, Deadline d) {
+  auto* p = static_cast<char*>(buf);
+  size_t done = 0;
+  while (done < len) {
+    auto r = read(p + done, len - done, d);
+    if (!r) return r.error();
+    if (*r == 0) return Errc::eof;
+    done += *r;
+  }
+  return {};
+}
+
+Result<size_t> Conn::write(const void* buf, size_t len, Deadline d) {
+  if (!s_) return Errc::closed;
+  if (len == 0) return size_t{0};
+  ConstBuf b{buf, len};
+  return s_->io(Mode::kWrite, d, do_send, &b);
+}
+
+Result<void> Conn::write_all(const void* buf, size_t len, Deadline d) {
+  const auto* p = static_cast<const char*>(buf);
+  size_t done = 0;
+  while (done < len) {
+    auto r = write(p + done, len - done, d);
+    if (!r) return r.error();
+    done += *r;
+  }
+  return {};
+}
+
+Result<size_t> Conn::readv(std::span<const iovec> iov, Deadline d) {
+  if (!s_) return Errc::closed;
+  Iov v{iov.data(), iov_count(iov)};
+  return s_->io(Mode::kRead, d, do_readv, &v);
+}
+
+Result<size_t> Conn::writev(std::span<const iovec> iov, Deadline d) {
+  if (!s_) return Errc::closed;
+  Iov v{iov.data(), iov_count(iov)};
+  return s_->io(Mode::kWrite, d, do_sendmsg, &v);
+}
+
+Result<void> Conn::writev_all(std::span<const iovec> iov, Deadline d) {
+  std::vector<iovec> rest(iov.begin(), iov.end());
+  size_t first = 0;
+  while (first < rest.size()) {
+    if (rest[first].iov_len == 0) {
+      ++first;
+      continue;
+    }
+    auto r = writev(std::span<const iovec>(rest.data() + first, rest.size() - first), d);
+    if (!r) return r.error();
+    size_t n = *r;
+    while (n > 0 && first < rest.size()) {
+      const size_t take = std::min(n, rest[first].iov_len);
+      rest[first].iov_base = static_cast<char*>(rest[first].iov_base) + take;
+      rest[first].iov_len -= take;
+      n -= take;
+      if (rest[first].iov_len == 0) ++first;
+    }
+  }
+  return {};
+}
+
+Result<void> Conn::shutdown(Shutdown how) {
+  if (!s_) return Errc::closed;
+  detail::OpRef ref(s_.get());
+  if (!ref) return Errc::closed;
+  const int h = how == Shutdown::read ? SHUT_RD : how == Shutdown::write ? SHUT_WR : SHUT_RDWR;
+  if (::shutdown(s_->fd(), h) != 0) return errno_code(last_errno());
+  return {};
+}
+
+void Conn::close() {
+  if (s_) s_->close();
+}
+
+void Conn::set_read_deadline(Deadline d) {
+  if (s_) s_->set_deadline(Mode::kRead, d);
+}
+void Conn::set_write_deadline(Deadline d) {
+  if (s_) s_->set_deadline(Mode::kWrite, d);
+}
+
+Result<void> Conn::set_nodelay(bool on) {
+  auto s = live(s_);
+  if (!s) return s.error();
+  return setopt(*s, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+}
+
+Result<void> Conn::set_keepalive(bool on, std::chrono::seconds idle) {
+  auto s = live(s_);
+  if (!s) return s.error();
+  if (auto r = setopt(*s, SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0); !r) return r;
+  if (on && idle.count() > 0) {
+    const int secs = static_cast<int>(std::min<int64_t>(idle.count(), 32767));
+    if (auto r = setopt(*s, IPPROTO_TCP, TCP_KEEPIDLE, secs); !r) return r;
+    if (auto r = setopt(*s, IPPROTO_TCP, TCP_KEEPINTVL, secs); !r) return r;
+  }
+  return {};
+}
+
+Result<void> Conn::set_linger(bool on, std::chrono::seconds timeout) {
+  if (!s_) return Errc::closed;
+  detail::OpRef ref(s_.get());
+  if (!ref) return Errc::closed;
+  linger l{on ? 1 : 0, static_cast<int>(timeout.count())};
+  if (setsockopt(s_->fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l) != 0) return errno_code(last_errno());
+  return {};
+}
+
+Result<Address> Conn::local_address() const {
+  if (!s_) return Errc::closed;
+  return sock_name(s_.get(), false);
+}
+Result<Address> Conn::peer_address() const {
+  if (!s_) return Errc::closed;
+  return sock_name(s_.get(), true);
+}
+
+// Listener ---------------------------------------------------------------------------------
+
+int Listener::fd() const { return s_ ? s_->fd() : -1; }
+
+Result<Conn> Listener::accept(Deadline d, Address* peer) {
+  if (!s_) return Errc::closed;
+  AcceptCtx ctx{};
+  auto r = s_->io(Mode::kRead, d, do_accept, &ctx);
+  if (!r) return r.error();  // EMFILE/ENFILE/ENOBUFS: the listener stays usable
+  const int fd = static_cast<int>(*r);
+  if (peer) *peer = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ctx.peer), ctx.len);
+  return Conn(Socket::make(fd, true));
+}
+
+void Listener::close() {
+  if (s_) s_->close();
+}
+
+void Listener::set_deadline(Deadline d) {
+  if (s_) s_->set_deadline(Mode::kRead, d);
+}
+
+Result<Address> Listener::local_address() const {
+  if (!s_) return Errc::closed;
+  return sock_name(s_.get(), false);
+}
+
+// dial / listen ------------------------------------------------------------------------------
+
+Result<Listener> listen(const Address& addr, const ListenOptions& opts) {
+  const int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno_code(last_errno());
+  auto fail = [fd] {
+    const int e = last_errno();
+    ::close(fd);
+    return errno_code(e);
+  };
+  const int one = 1;
+  if (addr.family() != AF_UNIX) {
+    if (opts.reuse_address && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return fail();
+    if (opts.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return fail();
+  }
+  if (addr.family() == AF_INET6) {
+    const int v6only = opts.ipv6_only ? 1 : 0;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0) return fail();
+  }
+  if (::bind(fd, addr.data(), addr.size()) != 0) return fail();
+  if (::listen(fd, opts.backlog) != 0) return fail();
+  return Listener(Socket::make(fd, true));
+}
+
+Result<Listener> listen_tcp(std::string_view host_port, const ListenOptions& opts) {
+  auto addrs = Address::resolve(host_port);
+  if (!addrs) return addrs.error();
+  std::error_code last = Errc::invalid_address;
+  for (const Address& a : *addrs) {
+    auto l = listen(a, opts);
+    if (l) return l;
+    last = l.error();
+    // ":port" on a host without IPv6: fall back to IPv4's any address.
+    if (a.family() == AF_INET6 && (last == std::errc::address_family_not_supported ||
+                                   last == std::errc::address_not_available)) {
+      if (auto v4 = Address::parse("0.0.0.0:" + std::to_string(a.port()))) {
+        if (auto l4 = listen(*v4, opts)) return l4;
+      }
+    }
+  }
+  return last;
+}
+
+Result<Listener> listen_unix(std::string_view path, const ListenOptions& opts) {
+  auto a = Address::unix_path(path);
+  if (!a) return a.error();
+  return listen(*a, opts);
+}
+
+Result<Conn> dial(const Address& addr, Deadline d) {
+  const int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno_code(last_errno());
+  Conn c(Socket::make(fd, true));
+  if (::connect(fd, addr.data(), addr.size()) == 0) return c;
+  int e = last_errno();
+  if (e != EINPROGRESS && e != EINTR && e != EAGAIN) {
+    c.close();
+    return errno_code(e);
+  }
+  // Writable means connected or failed; a first readiness event from registering the fd before
+  // connect() can come early, so confirm with SO_ERROR and getpeername (as Go does).
+  for (;;) {
+    if (auto w = c.socket()->wait(Mode::kWrite, d); !w) {
+      c.close();
+      return w.error();
+    }
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = last_errno();
+    if (so_error == EINPROGRESS || so_error == EALREADY || so_error == EINTR) continue;
+    if (so_error != 0) {
+      c.close();
+      return errno_code(so_error);
+    }
+    sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) return c;
+    if (last_errno() != ENOTCONN) {
+      e = last_errno();
+      c.close();
+      return errno_code(e);
+    }
+  }
+}
+
+Result<Conn> dial_tcp(std::string_view host_port, Deadline d) {
+  auto addrs = Address::resolve(host_port);
+  if (!addrs) return addrs.error();
+  std::error_code last = Errc::invalid_address;
+  for (const Address& a : *addrs) {
+    auto c = dial(a, d);
+    if (c) return c;
+    last = c.error();
+    if (last == std::errc::timed_out) break;  // the deadline covers the whole dial
+  }
+  return last;
+}
+
+Result<Conn> dial_unix(std::string_view path, Deadline d) {
+  auto a = Address::unix_path(path);
+  if (!a) return a.error();
+  return dial(*a, d);
+}
+
+}  // namespace gort::net

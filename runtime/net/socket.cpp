@@ -1,0 +1,154 @@
+// detail::Socket: the io loop, readiness waits and the close protocol (socket.hpp).
+#include "runtime/net/socket.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <mutex>
+
+#include "netpoll/netpoll.hpp"
+#include "runtime/machine.hpp"
+#include "runtime/sched.hpp"
+#include "runtime/timer.hpp"
+
+namespace gort::net::detail {
+
+using rt::netpoll::PollDesc;
+using rt::netpoll::WaitResult;
+
+__attribute__((noipa)) int last_errno() noexcept { return errno; }
+
+std::error_code errno_code(int e) noexcept { return {e, std::generic_category()}; }
+
+std::shared_ptr<Socket> Socket::make(int fd, bool owns) {
+  std::shared_ptr<Socket> s(new Socket(fd, owns));
+  // Register now when a runtime runs (the common case); else at the first goroutine wait.
+  if (rt::sched != nullptr) s->ensure_pd();
+  return s;
+}
+
+Socket::~Socket() { close(); }
+
+int Socket::fd() const { return closing() ? -1 : fd_; }
+
+bool Socket::enter() {
+  const uint64_t v = state_.fetch_add(1, std::memory_order_acq_rel);
+  if (v & kClosing) {
+    leave();
+    return false;
+  }
+  return true;
+}
+
+void Socket::leave() {
+  const uint64_t v = state_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+  if ((v & kClosing) && !(v & kClosed) && (v & kRefMask) == 0) finish_close();
+}
+
+void Socket::close() {
+  const uint64_t v = state_.fetch_or(kClosing, std::memory_order_acq_rel);
+  if (v & kClosing) return;
+  if (PollDesc* pd = pd_.load(std::memory_order_acquire)) rt::netpoll::pd_evict(pd);
+  if ((v & kRefMask) == 0) finish_close();
+}
+
+void Socket::finish_close() {
+  if (state_.fetch_or(kClosed, std::memory_order_acq_rel) & kClosed) return;
+  if (PollDesc* pd = pd_.exchange(nullptr, std::memory_order_acq_rel)) rt::netpoll::pd_close(pd);
+  if (owns_) ::close(fd_);
+}
+
+PollDesc* Socket::ensure_pd() {
+  PollDesc* pd = pd_.load(std::memory_order_acquire);
+  if (pd != nullptr || !rt::netpoll::active()) return pd;
+  std::lock_guard<rt::SpinLock> lock(pd_init_);
+  pd = pd_.load(std::memory_order_acquire);
+  if (pd == nullptr) {
+    int err = 0;
+    pd = rt::netpoll::pd_open(fd_, &err);  // null: the fd cannot be polled (wait_thread then)
+    if (pd != nullptr) pd_.store(pd, std::memory_order_release);
+  }
+  return pd;
+}
+
+Deadline Socket::effective_deadline(Mode mode, Deadline d) const {
+  const int64_t standing = deadline_[static_cast<int>(mode)].load(std::memory_order_acquire);
+  return d.earliest(Deadline::from_nanos(standing));
+}
+
+void Socket::set_deadline(Mode mode, Deadline d) {
+  deadline_[static_cast<int>(mode)].store(d.nanos(), std::memory_order_release);
+  // A goroutine waiting now re-reads its deadline (Go: SetReadDeadline affects a pending Read).
+  if (PollDesc* pd = pd_.load(std::memory_order_acquire)) rt::netpoll::pd_interrupt(pd, mode);
+}
+
+WaitResult Socket::wait_ready(Mode mode, int64_t deadline_ns) {
+  rt::M* m = rt::current_m();
+  const bool goroutine = m != nullptr && m->curg != nullptr && !m->in_blocking;
+  if (goroutine) {
+    if (PollDesc* pd = ensure_pd()) return rt::netpoll::pd_wait(pd, mode, deadline_ns);
+  }
+  return wait_thread(mode, deadline_ns);
+}
+
+// A thread outside the runtime (or a goroutine inside gort::blocking, or an fd epoll refuses)
+// blocks its thread in poll(2), in slices so that close() from elsewhere is noticed.
+WaitResult Socket::wait_thread(Mode mode, int64_t deadline_ns) {
+  constexpr int64_t kSliceNs = 20'000'000;
+  for (;;) {
+    if (closing()) return WaitResult::kClosed;
+    const int64_t now = rt::now_ns();
+    if (deadline_ns != rt::kNoTimer && deadline_ns <= now) return WaitResult::kTimeout;
+    const int64_t wait_ns = deadline_ns == rt::kNoTimer ? kSliceNs
+                                                        : std::min(kSliceNs, deadline_ns - now);
+    pollfd p{fd_, static_cast<short>(mode == Mode::kRead ? POLLIN : POLLOUT), 0};
+    timespec ts{static_cast<time_t>(wait_ns / 1000000000), static_cast<long>(wait_ns % 1000000000)};
+    const int r = ppoll(&p, 1, &ts, nullptr);
+    if (r > 0) return closing() ? WaitResult::kClosed : WaitResult::kReady;
+  }
+}
+
+Result<size_t> Socket::io(Mode mode, Deadline d, IoCall call, void* ctx) {
+  OpRef ref(this);
+  if (!ref) return Errc::closed;
+  std::lock_guard<gort::Mutex> lock(mu_[static_cast<int>(mode)]);
+  for (;;) {
+    if (closing()) return Errc::closed;
+    const ssize_t r = call(fd_, ctx);
+    if (r >= 0) return static_cast<size_t>(r);
+    const int e = last_errno();
+    if (e == EINTR) continue;
+    if (e != EAGAIN && e != EWOULDBLOCK) return errno_code(e);
+    switch (wait_ready(mode, effective_deadline(mode, d).nanos())) {
+      case WaitResult::kReady:
+      case WaitResult::kInterrupted:
+        continue;
+      case WaitResult::kTimeout:
+        return std::make_error_code(std::errc::timed_out);
+      case WaitResult::kClosed:
+        return Errc::closed;
+    }
+  }
+}
+
+Result<void> Socket::wait(Mode mode, Deadline d) {
+  OpRef ref(this);
+  if (!ref) return Errc::closed;
+  std::lock_guard<gort::Mutex> lock(mu_[static_cast<int>(mode)]);
+  for (;;) {
+    switch (wait_ready(mode, effective_deadline(mode, d).nanos())) {
+      case WaitResult::kReady:
+        return {};
+      case WaitResult::kInterrupted:
+        continue;
+      case WaitResult::kTimeout:
+        return std::make_error_code(std::errc::timed_out);
+      case WaitResult::kClosed:
+        return Errc::closed;
+    }
+  }
+}
+
+}  // namespace gort::net::detail

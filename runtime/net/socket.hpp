@@ -1,0 +1,103 @@
+// detail::Socket: the state behind every public socket handle (Conn, Listener, UdpSocket,
+// Pollable). It owns the fd, its poll descriptor, the standing deadlines, and the close
+// protocol that keeps the fd number alive while any operation still uses it.
+//
+// Close protocol. `state_` packs a count of operations in flight with two flags:
+//   kClosing  set once by close(); operations that enter afterwards leave at once (closed);
+//   kClosed   set once by whoever finishes the close (unregister, ::close).
+// close() sets kClosing, wakes every goroutine parked on the descriptor (they see kClosed from
+// pd_wait and leave), and finishes the close itself if nothing is in flight; otherwise the last
+// operation to leave finishes it. The count and the flag live in one word, so exactly one party
+// sees "closing and no operation in flight" and the fd is never released under an operation
+// (acq_rel: the closer's and the last user's writes are visible to whoever closes).
+//
+// One reader and one writer at a time: each direction has a gort::Mutex (the poll descriptor
+// holds one waiter per direction). Two goroutines reading one socket take turns.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include <sys/types.h>
+
+#include "gort/net/deadline.hpp"
+#include "gort/net/error.hpp"
+#include "gort/sync.hpp"
+#include "netpoll/poll_desc.hpp"
+#include "runtime/spin_lock.hpp"
+
+namespace gort::net::detail {
+
+using rt::netpoll::Mode;
+
+// A syscall attempt: returns >= 0 on success, -1 with errno set on failure.
+using IoCall = ssize_t (*)(int fd, void* ctx);
+
+class Socket {
+ public:
+  // Takes a non-blocking fd. `owns`: close() closes it (Pollable does not own its fd).
+  static std::shared_ptr<Socket> make(int fd, bool owns);
+  ~Socket();
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  int fd() const;  // -1 once closing
+  bool closing() const { return (state_.load(std::memory_order_acquire) & kClosing) != 0; }
+
+  // Runs `call` until it succeeds, fails with something other than EAGAIN, or the deadline
+  // (the earlier of `d` and the standing one for `mode`) passes; waits for readiness between
+  // attempts. Holds the direction's mutex throughout.
+  Result<size_t> io(Mode mode, Deadline d, IoCall call, void* ctx);
+  // Waits for readiness once (no syscall): Pollable, and connect's completion.
+  Result<void> wait(Mode mode, Deadline d);
+
+  void close();
+  void set_deadline(Mode mode, Deadline d);
+  Deadline effective_deadline(Mode mode, Deadline d) const;
+
+  // Operation reference (see the close protocol); false: the socket is closing.
+  bool enter();
+  void leave();
+
+ private:
+  Socket(int fd, bool owns) : fd_(fd), owns_(owns) {}
+  rt::netpoll::WaitResult wait_ready(Mode mode, int64_t deadline_ns);
+  rt::netpoll::WaitResult wait_thread(Mode mode, int64_t deadline_ns);
+  rt::netpoll::PollDesc* ensure_pd();
+  void finish_close();
+
+  static constexpr uint64_t kClosing = uint64_t{1} << 62;
+  static constexpr uint64_t kClosed = uint64_t{1} << 61;
+  static constexpr uint64_t kRefMask = (uint64_t{1} << 32) - 1;
+
+  const int fd_;
+  const bool owns_;
+  std::atomic<uint64_t> state_{0};
+  std::atomic<rt::netpoll::PollDesc*> pd_{nullptr};
+  rt::SpinLock pd_init_;  // registers the fd once when it was created outside a runtime
+  std::atomic<int64_t> deadline_[2] = {Deadline::none().nanos(), Deadline::none().nanos()};
+  gort::Mutex mu_[2];     // one reader, one writer at a time
+};
+
+// errno read through a non-inlinable call: after a park the goroutine may run on another thread,
+// and the compiler would otherwise reuse the first thread's errno address (probes Q5).
+int last_errno() noexcept;
+std::error_code errno_code(int e) noexcept;
+
+// RAII operation reference.
+class OpRef {
+ public:
+  explicit OpRef(Socket* s) : s_(s->enter() ? s : nullptr) {}
+  ~OpRef() {
+    if (s_) s_->leave();
+  }
+  explicit operator bool() const { return s_ != nullptr; }
+  OpRef(const OpRef&) = delete;
+  OpRef& operator=(const OpRef&) = delete;
+
+ private:
+  Socket* s_;
+};
+
+}  // namespace gort::net::detail

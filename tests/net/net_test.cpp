@@ -1,0 +1,585 @@
+// Network API behaviour on the active poller (the binary runs once per backend: GORT_POLLER is
+// set by ctest). Behaviour only: counts, contents, error codes; never timings.
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "gort/gort.hpp"
+#include "gort/net.hpp"
+#include "tests/support/procs.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using gort::net::Conn;
+using gort::net::Deadline;
+using gort::net::Errc;
+using gort::net::Listener;
+
+gort::Config procs(int n) {
+  gort::Config c;
+  c.procs = n;
+  return c;
+}
+
+// Echoes every connection until EOF; returns when the listener is closed.
+void serve_echo(Listener ln, gort::WaitGroup* wg) {
+  for (;;) {
+    auto c = ln.accept();
+    if (!c) {
+      if (c.error() == Errc::closed) return;
+      continue;
+    }
+    wg->add(1);
+    gort::go([conn = std::move(*c), wg]() mutable {
+      char buf[4096];
+      for (;;) {
+        auto n = conn.read(buf, sizeof buf);
+        if (!n || *n == 0) break;
+        if (!conn.write_all(buf, *n)) break;
+      }
+      conn.close();
+      wg->done();
+    });
+  }
+}
+
+TEST(Net, AddressParsing) {
+  auto a = gort::net::Address::parse("127.0.0.1:8080");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->family(), AF_INET);
+  EXPECT_EQ(a->port(), 8080);
+  EXPECT_EQ(a->to_string(), "127.0.0.1:8080");
+  auto b = gort::net::Address::parse("[::1]:443");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->family(), AF_INET6);
+  EXPECT_EQ(b->to_string(), "[::1]:443");
+  auto any = gort::net::Address::parse(":9");
+  ASSERT_TRUE(any);
+  EXPECT_EQ(any->family(), AF_INET6);
+  for (const char* bad : {"", "127.0.0.1", "1.2.3.4:99999", "::1:80", "[::1]80", "host:x", "1.2.3.4:"}) {
+    auto r = gort::net::Address::parse(bad);
+    EXPECT_FALSE(r) << bad;
+    EXPECT_EQ(r.error(), Errc::invalid_address) << bad;
+  }
+  auto u = gort::net::Address::unix_path("/tmp/x.sock");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->to_string(), "unix:/tmp/x.sock");
+}
+
+TEST(Net, ResolveLocalhostThroughBlocking) {
+  gort::run([] {
+    auto r = gort::net::Address::resolve("localhost:80");
+    ASSERT_TRUE(r) << r.error().message();
+    ASSERT_FALSE(r->empty());
+    EXPECT_EQ((*r)[0].port(), 80);
+    return;
+  }, procs(2));
+}
+
+TEST(Net, InvalidAddressIsAValue) {
+  gort::run([] {
+    auto c = gort::net::dial_tcp("no-port-here");
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error(), Errc::invalid_address);
+    auto l = gort::net::listen_tcp("256.1.1.1:80");
+    EXPECT_FALSE(l);
+    return;
+  }, procs(1));
+}
+
+// 1,000 connections echo concurrently at 2 procs; every byte comes back in order per connection.
+TEST(Net, EchoThousandConnectionsNothingLostOrReordered) {
+  const int conns = 1000 / gort::test::kScale;
+  constexpr int kMsgs = 20;
+  gort::run([conns] {
+    auto ln = gort::net::listen_tcp("127.0.0.1:0");
+    EXPECT_TRUE(ln) << ln.error().message();
+    if (!ln) return;
+    auto addr = ln->local_address();
+    EXPECT_TRUE(addr);
+    gort::WaitGroup server_wg;
+    gort::WaitGroup accept_wg;
+    accept_wg.add(1);
+    gort::go([l = *ln, &server_wg, &accept_wg] {
+      serve_echo(l, &server_wg);
+      accept_wg.done();
+    });
+    std::atomic<int64_t> ok_conns{0}, bad{0};
+    gort::WaitGroup clients;
+    clients.add(conns);
+    for (int i = 0; i < conns; ++i) {
+      gort::go([&, i] {
+        auto c = gort::net::dial(*addr);
+        if (!c) {
+          bad.fetch_add(1);
+          clients.done();
+          return;
+        }
+        bool good = true;
+        for (int m = 0; m < kMsgs && good; ++m) {
+          std::string msg = "conn " + std::to_string(i) + " msg " + std::to_string(m) + " ";
+          msg.resize(64 + (i * 7 + m) % 900, static_cast<char>('a' + (i + m) % 26));
+          good = good && c->write_all(msg);
+          std::string back(msg.size(), '\0');
+          good = good && c->read_exact(back.data(), back.size());
+          good = good && back == msg;
+        }
+        c->close();
+        (good ? ok_conns : bad).fetch_add(1);
+        clients.done();
+      });
+    }
+    clients.wait();
+    ln->close();
+    accept_wg.wait();
+    server_wg.wait();
+    EXPECT_EQ(ok_conns.load(), conns);
+    EXPECT_EQ(bad.load(), 0);
+    return;
+  }, procs(2));
+}
+
+TEST(Net, ReadDeadlineOnIdleSocketTimesOut) {
+  gort::run([] {
+    auto ln = gort::net::listen_tcp("127.0.0.1:0");
+    EXPECT_TRUE(ln);
+    auto c = gort::net::dial(*ln->local_address());
+    EXPECT_TRUE(c);
+    auto s = ln->accept();
+    EXPECT_TRUE(s);
+    char b[8];
+    auto start = std::chrono::steady_clock::now();
+    auto r = s->read(b, sizeof b, Deadline::after(20ms));
+    EXPECT_FALSE(r);
+    EXPECT_EQ(r.error(), std::errc::timed_out);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);  // never early
+    // The standing deadline form, then the socket still works.
+    s->set_read_deadline(Deadline::after(5ms));
+    EXPECT_EQ(s->read(b, sizeof b).error(), std::errc::timed_out);
+    s->set_read_deadline(Deadline::none());
+    EXPECT_TRUE(c->write_all("hi"));
+    auto n = s->read(b, sizeof b);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(std::string(b, *n), "hi");
+    return;
+  }, procs(2));
+}
+
+TEST(Net, AcceptDeadlineTimesOut) {
+  gort::run([] {
+    auto ln = gort::net::listen_tcp("127.0.0.1:0");
+    EXPECT_TRUE(ln);
+    auto c = ln->accept(Deadline::after(10ms));
+    EXPECT_EQ(c.error(), std::errc::timed_out);
+    return;
+  }, procs(1));
+}
+
+TEST(Net, WriteToPeerThatNeverReadsTimesOut) {
+  gort::run([] {
+    auto ln = gort::net::listen_tcp("127.0.0.1:0");
+    auto c = gort::net::dial(*ln->local_address());
+    auto s = ln->accept();  // never reads
+    EXPECT_TRUE(c && s);
+    std::vector<char> chunk(1 << 16, 'x');
+    size_t sent = 0;
+    std::error_code err;
+    for (int i = 0; i < 10000; ++i) {
+      auto r = c->write(chunk.data(), chunk.size(), Deadline::after(30ms));
+      if (!r) {
+        err = r.error();
+        break;
+      }
+      sent += *r;
+    }
+    EXPECT_EQ(err, std::errc::timed_out);
+    EXPECT_GT(sent, 0u);
+    return;
+  }, procs(2));
+}
+
+TEST(Net, CloseFromAnotherGoroutineWakesBlockedReader) {
+  gort::run([] {
+    auto ln = gort::net::listen_tcp("127.0.0.1:0");
+    auto c = gort::net::dial(*ln->local_address());
+    auto s = ln->accept();
+    EXPECT_TRUE(c && s);
+    gort::WaitGroup wg;
+    wg.add(2);
+    std::error_code read_err, accept_err;
+    Conn reader = *s;
+    gort::go([&] {
+      char b[16];
+      auto r = reader.read(b, sizeof b);
+      read_err = r ? std::error_code{} : r.error();
+      wg.done();
+    });
+    Listener l = *ln;
+    gort::go([&] {
+      auto r = l.accept();
+      accept_err = r ? std::error_code{} : r.error();
+      wg.done();
+    });
+    gort::sleep_for(10ms);  // let both park (the result does not depend on it)
+    s->close();
+    ln->close();
+    wg.wait();
+    EXPECT_EQ(read_err, Errc::closed);
+    EXPECT_EQ(accept_err, Errc::closed);
+    // Operations after close fail the same way.
+    char b[1];
+    EXPECT_EQ(s->read(b, 1).error(), Errc::closed);
+    EXPECT_EQ(s->fd(), -1);
+    return;
+  }, procs(2));
+}
+
+TEST(Net, PeerResetMidWriteIsAnError) {
+  gort::run([] {
+    auto ln = gort::net::listen_tcp("127.0.0.1:0");
+    auto c = gort::net::dial(*ln->local_address());
+    auto s = ln->accept();
+    EXPECT_TRUE(c && s);
+    gort::WaitGroup wg;
+    wg.add(1);
+    std::error_code err;
+    Conn writer = *c;
+    gort::go([&] {
+      std::vector<char> chunk(1 << 16, 'y');
+      for (int i = 0; i < 100000; ++i) {
+        auto r = writer.write(chunk.data(), chunk.size(), Deadline::after(10s));
+        if (!r) {
+          err = r.error();
+          break;
+        }
+      }
+      wg.done();
+    });
+    gort::sleep_for(5ms);
+    EXPECT_TRUE(s->set_linger(true, std::chrono::seconds(0)));  // close sends RST
+    s->close();
+    wg.wait();
+    EXPECT_TRUE(err == std::errc::connection_reset || err == std::errc::broken_pipe)
+        << err.message();
+    return;
+  }, procs(2));
+}
+
+TEST(Net, ReadReturnsZeroAtEndOfStreamAndReadExactReportsEof) {
+  gort::run([] {
+    auto ln = gort::net::listen_tcp("127.0.0.1:0");
+    auto c = gort::net::dial(*ln->local_address());
+    auto s = ln->accept();
+    EXPECT_TRUE(c->write_all("abc"));
+    EXPECT_TRUE(c->shutdown(gort::net::Shutdown::write));
+    char b[8];
+    EXPECT_EQ(s->read_exact(b, 8).error(), Errc::eof);
+    auto n = s->read(b, 8);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(*n, 0u);
+    return;
+  }, procs(1));
+}
+
+TEST(Net, ConnectionRefusedIsAValue) {
+  gort::run([] {
+    // Bind a port, close it, connect to it: nothing listens there.
+    uint16_t port;
+    {
+      auto ln = gort::net::listen_tcp("127.0.0.1:0");
+      port = ln->local_address()->port();
+      ln->close();
+    }
+    auto c = gort::net::dial_tcp("127.0.0.1:" + std::to_string(port));
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error(), std::errc::connection_refused);
+    return;
+  }, procs(1));
+}
+
+TEST(Net, Ipv6Loopback) {
+  gort::run([] {
+    auto ln = gort::net::listen_tcp("[::1]:0");
+    if (!ln) {
+      GTEST_SKIP() << "no IPv6 loopback here: " << ln.error().message();
+      return;
+    }
+    auto addr = ln->local_address();
+    EXPECT_EQ(addr->family(), AF_INET6);
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      auto s = ln->accept();
+      char b[5];
+      EXPECT_TRUE(s->read_exact(b, 5));
+      EXPECT_TRUE(s->write_all(b, 5));
+      wg.done();
+    });
+    auto c = gort::net::dial_tcp(addr->to_string());
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_TRUE(c->write_all("hello"));
+    char b[5];
+    EXPECT_TRUE(c->read_exact(b, 5));
+    EXPECT_EQ(std::string(b, 5), "hello");
+    wg.wait();
+    return;
+  }, procs(2));
+}
+
+TEST(Net, UdpRoundTrip) {
+  gort::run([] {
+    auto server = gort::net::UdpSocket::bind("127.0.0.1:0");
+    auto client = gort::net::UdpSocket::bind("127.0.0.1:0");
+    EXPECT_TRUE(server && client);
+    auto saddr = server->local_address();
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      for (int i = 0; i < 100; ++i) {
+        char b[64];
+        gort::net::Address from;
+        auto n = server->recv_from(b, sizeof b, &from, Deadline::after(5s));
+        if (!n) break;
+        (void)server->send_to(b, *n, from);
+      }
+      wg.done();
+    });
+    int ok = 0;
+    for (int i = 0; i < 100; ++i) {
+      std::string msg = "datagram " + std::to_string(i);
+      EXPECT_TRUE(client->send_to(msg.data(), msg.size(), *saddr));
+      char b[64];
+      auto n = client->recv_from(b, sizeof b, nullptr, Deadline::after(5s));
+      if (n && std::string(b, *n) == msg) ++ok;
+    }
+    wg.wait();
+    EXPECT_EQ(ok, 100);
+    return;
+  }, procs(2));
+}
+
+TEST(Net, UnixStreamAndAdoptAndPollable) {
+  gort::run([] {
+    std::string path = "/tmp/gort-net-test-" + std::to_string(getpid()) + ".sock";
+    unlink(path.c_str());
+    auto ln = gort::net::listen_unix(path);
+    ASSERT_TRUE(ln) << ln.error().message();
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      auto s = ln->accept();
+      char b[4];
+      EXPECT_TRUE(s->read_exact(b, 4));
+      EXPECT_TRUE(s->write_all(b, 4));
+      wg.done();
+    });
+    auto c = gort::net::dial_unix(path);
+    ASSERT_TRUE(c) << c.error().message();
+    EXPECT_TRUE(c->write_all("unix"));
+    char b[4];
+    EXPECT_TRUE(c->read_exact(b, 4));
+    EXPECT_EQ(std::string(b, 4), "unix");
+    wg.wait();
+    unlink(path.c_str());
+
+    // adopt(): a socketpair made elsewhere.
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    auto a = Conn::adopt(sv[0]);
+    auto bconn = Conn::adopt(sv[1]);
+    ASSERT_TRUE(a && bconn);
+    EXPECT_TRUE(a->write_all("pair"));
+    EXPECT_TRUE(bconn->read_exact(b, 4));
+
+    // Pollable on a pipe this program owns.
+    int p[2];
+    ASSERT_EQ(pipe2(p, O_NONBLOCK), 0);
+    {
+      auto h = gort::net::Pollable::watch(p[0]);
+      ASSERT_TRUE(h);
+      EXPECT_EQ(h->wait_readable(Deadline::after(5ms)).error(), std::errc::timed_out);
+      wg.add(1);
+      gort::go([&] {
+        gort::sleep_for(5ms);
+        EXPECT_EQ(write(p[1], "z", 1), 1);
+        wg.done();
+      });
+      char z = 0;
+      while (read(p[0], &z, 1) != 1) {
+        ASSERT_TRUE(h->wait_readable(Deadline::after(5s)));
+      }
+      EXPECT_EQ(z, 'z');
+      wg.wait();
+    }
+    close(p[0]);
+    close(p[1]);
+    return;
+  }, procs(2));
+}
+
+// A thread outside the runtime uses the same API; it blocks its own thread.
+TEST(Net, UsableFromAPlainThread) {
+  gort::run([] {
+    auto ln = gort::net::listen_tcp("127.0.0.1:0");
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      serve_echo(*ln, &wg);
+      wg.done();
+    });
+    std::string got;
+    std::thread t([&, addr = *ln->local_address()] {
+      auto c = gort::net::dial(addr);
+      if (!c) return;
+      (void)c->write_all("thread");
+      char b[6];
+      if (c->read_exact(b, 6)) got.assign(b, 6);
+      c->close();
+    });
+    t.join();
+    EXPECT_EQ(got, "thread");
+    ln->close();
+    wg.wait();
+    return;
+  }, procs(2));
+}
+
+// accept() under EMFILE returns the error and the listener keeps working once fds are free.
+TEST(NetDeathTest, AcceptSurvivesFdExhaustion) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        rlimit lim;  // a small table, quick to fill
+        lim.rlim_cur = lim.rlim_max = 256;
+        setrlimit(RLIMIT_NOFILE, &lim);
+        int rc = gort::run([] {
+          auto ln = gort::net::listen_tcp("127.0.0.1:0");
+          if (!ln) return 10;
+          auto addr = *ln->local_address();
+          // Leave room for exactly the client sockets below, then fill the table.
+          std::vector<int> hog;
+          for (;;) {
+            int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fd < 0) break;
+            hog.push_back(fd);
+          }
+          close(hog.back());
+          hog.pop_back();
+          // The client socket takes the last fd; accept then cannot get one.
+          auto c1 = gort::net::dial(addr);
+          if (!c1) return 11;
+          auto a = ln->accept(Deadline::after(5s));
+          if (a || (a.error() != std::errc::too_many_files_open &&
+                    a.error() != std::errc::too_many_files_open_in_system)) {
+            return 12;
+          }
+          std::fprintf(stderr, "accept: %s\n", a.error().message().c_str());
+          for (int fd : hog) close(fd);
+          auto b = ln->accept(Deadline::after(5s));  // the same pending connection, now
+          if (!b) return 13;
+          (void)c1->write_all("ok");
+          char buf[2];
+          if (!b->read_exact(buf, 2)) return 14;
+          return 0;
+        }, procs(2));
+        std::exit(rc);
+      },
+      ::testing::ExitedWithCode(0), "accept: Too many open files");
+}
+
+// 10,000 idle connections (held by a child process) stay open while others are served.
+TEST(Net, TenThousandIdleConnectionsWhileServing) {
+  const int idle = 10000 / gort::test::kScale;
+  gort::run([idle] {
+    auto ln = gort::net::listen_tcp("127.0.0.1:0");
+    EXPECT_TRUE(ln);
+    auto addr = *ln->local_address();
+    std::atomic<int> accepted{0};
+    gort::WaitGroup handlers;
+    std::vector<Conn> open_conns;
+    gort::Mutex mu;
+    gort::WaitGroup acceptor;
+    acceptor.add(1);
+    gort::go([&] {
+      for (;;) {
+        auto c = ln->accept();
+        if (!c) {
+          if (c.error() == Errc::closed) break;
+          continue;
+        }
+        accepted.fetch_add(1);
+        handlers.add(1);
+        {
+          std::lock_guard<gort::Mutex> g(mu);
+          open_conns.push_back(*c);
+        }
+        gort::go([c = *c, &handlers]() mutable {
+          char buf[256];
+          for (;;) {
+            auto n = c.read(buf, sizeof buf);
+            if (!n || *n == 0) break;
+            if (!c.write_all(buf, *n)) break;
+          }
+          handlers.done();
+        });
+      }
+      acceptor.done();
+    });
+    // The idle side lives in a child process (both ends here would need 2x the fd limit).
+    int ready_pipe[2], stop_pipe[2];
+    EXPECT_EQ(pipe(ready_pipe), 0);
+    EXPECT_EQ(pipe(stop_pipe), 0);
+    pid_t child = fork();
+    if (child == 0) {
+      std::vector<int> fds;
+      for (int i = 0; i < idle; ++i) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0 || connect(fd, addr.data(), addr.size()) != 0) _exit(3);
+        fds.push_back(fd);
+      }
+      char x = 1;
+      (void)!write(ready_pipe[1], &x, 1);
+      (void)!read(stop_pipe[0], &x, 1);
+      _exit(0);
+    }
+    char x;
+    auto ready = gort::blocking([&] { return read(ready_pipe[0], &x, 1); });
+    EXPECT_EQ(ready, 1);
+    // Serve fresh connections while the idle ones stay parked.
+    int served = 0;
+    for (int i = 0; i < 200; ++i) {
+      auto c = gort::net::dial(addr);
+      if (!c) continue;
+      std::string msg = "req " + std::to_string(i);
+      char b[32];
+      if (c->write_all(msg) && c->read_exact(b, msg.size()) && std::string(b, msg.size()) == msg) ++served;
+      c->close();
+    }
+    EXPECT_EQ(served, 200);
+    EXPECT_GE(accepted.load(), idle + 200);
+    // Every idle connection is still open: none was reset or dropped.
+    EXPECT_GE(gort::stats().io_waiters, idle);
+    (void)!write(stop_pipe[1], &x, 1);
+    int status = 0;
+    gort::blocking([&] { waitpid(child, &status, 0); });
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ln->close();
+    acceptor.wait();
+    handlers.wait();
+    return;
+  }, procs(2));
+}
+
+}  // namespace
