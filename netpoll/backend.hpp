@@ -7,6 +7,7 @@
 // completion arrives, saving the syscall per operation (probes Q2: +14-36% on one core).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "netpoll/poll_desc.hpp"
@@ -17,7 +18,16 @@ struct G;
 
 namespace gort::rt::netpoll {
 
-struct UringOp;
+enum class OpKind : uint8_t { kRecv, kSend, kAccept };
+
+struct OpRequest {
+  OpKind kind;
+  void* buf = nullptr;
+  size_t len = 0;
+  void* addr = nullptr;          // accept: sockaddr_storage
+  uint32_t* addrlen = nullptr;   // accept: socklen_t
+  int64_t deadline_ns = 0;       // CLOCK_MONOTONIC; INT64_MAX for none
+};
 
 class Backend {
  public:
@@ -35,6 +45,22 @@ class Backend {
   virtual void wake() = 0;
   // Runs whole operations in the kernel (io_uring): see uring_backend.cpp.
   virtual bool runs_operations() const { return false; }
+  // Submits `op` on the calling goroutine's processor and parks until it completes. Returns the
+  // kernel's result (>= 0, or -errno; -ETIME: the deadline passed; -ECANCELED: cancelled by
+  // close). Only called by a goroutine that owns a P, when runs_operations().
+  virtual int64_t run_op(PollDesc* pd, OpRequest& op) { return -95; /* EOPNOTSUPP */ }
+  // After a runtime stopped: cancels every operation still in flight and waits until the kernel
+  // is done with them (they point into stacks about to be recycled). Their goroutines are not
+  // readied.
+  virtual void quiesce() {}
+  // Cancels every operation in flight on pd->fd (close).
+  virtual void cancel(PollDesc* pd) {}
+  // Called by an M with a P before it looks beyond its local queue: submit what its goroutines
+  // queued and collect what completed, without blocking (io_uring: a peek at the ring).
+  virtual G* poll_own(int p_id, uint32_t* n) {
+    *n = 0;
+    return nullptr;
+  }
 };
 
 }  // namespace gort::rt::netpoll

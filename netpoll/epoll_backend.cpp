@@ -20,20 +20,13 @@
 #include <algorithm>
 #include <string>
 
-#include "netpoll/backend.hpp"
+#include "netpoll/epoll_backend.hpp"
 #include "netpoll/backends.hpp"
 #include "runtime/goroutine.hpp"
 
 namespace gort::rt::netpoll {
 
-namespace {
-
-constexpr uint64_t kWakeToken = ~uint64_t{0};
-constexpr int kMaxEvents = 128;
-
-class EpollBackend final : public Backend {
- public:
-  EpollBackend() {
+EpollBackend::EpollBackend() {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
     wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -46,9 +39,14 @@ class EpollBackend final : public Backend {
     }
   }
 
-  const char* name() const override { return "epoll"; }
+int EpollBackend::add_special(int fd, uint32_t id) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLET;
+  ev.data.u64 = kSpecialToken | id;
+  return epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : errno;
+}
 
-  int add(PollDesc* pd) override {
+  int EpollBackend::add(PollDesc* pd) {
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.u64 = pd->token();
@@ -56,12 +54,12 @@ class EpollBackend final : public Backend {
     return 0;
   }
 
-  void remove(PollDesc* pd) override {
+  void EpollBackend::remove(PollDesc* pd) {
     epoll_event ev{};  // non-null for pre-2.6.9 kernels' sake; ignored
     epoll_ctl(epfd_, EPOLL_CTL_DEL, pd->fd, &ev);
   }
 
-  G* poll(int64_t timeout_ns, uint32_t* n) override {
+  G* EpollBackend::poll(int64_t timeout_ns, uint32_t* n) {
     epoll_event events[kMaxEvents];
     int got = wait(events, timeout_ns);
     G* head = nullptr;
@@ -74,6 +72,10 @@ class EpollBackend final : public Backend {
           (void)!read(wakefd_, &v, sizeof v);
           wake_pending_.store(false, std::memory_order_seq_cst);
         }
+        continue;
+      }
+      if ((token & kSpecialToken) != 0) {
+        on_special(static_cast<uint32_t>(token), &head, &count);
         continue;
       }
       PollDesc* pd = pd_from_token(token);
@@ -98,15 +100,14 @@ class EpollBackend final : public Backend {
     return head;
   }
 
-  void wake() override {
+  void EpollBackend::wake() {
     bool expected = false;
     if (!wake_pending_.compare_exchange_strong(expected, true, std::memory_order_seq_cst)) return;
     uint64_t one = 1;
     (void)!write(wakefd_, &one, sizeof one);
   }
 
- private:
-  int wait(epoll_event* events, int64_t timeout_ns) {
+  int EpollBackend::wait(epoll_event* events, int64_t timeout_ns) {
     for (;;) {
       int r;
       if (timeout_ns < 0) {
@@ -132,14 +133,6 @@ class EpollBackend final : public Backend {
       if (timeout_ns != -1) return 0;  // interrupted: the caller re-evaluates its deadline
     }
   }
-
-  int epfd_ = -1;
-  int wakefd_ = -1;
-  std::atomic<bool> wake_pending_{false};
-  std::atomic<bool> have_pwait2_{true};  // relaxed: a monotonic hint (true -> false once)
-};
-
-}  // namespace
 
 Backend* make_epoll_backend() { return new EpollBackend(); }
 

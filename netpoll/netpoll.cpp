@@ -21,6 +21,8 @@ std::mutex init_mu;
 std::atomic<Backend*> g_backend{nullptr};  // set once (release), never replaced
 std::atomic<int64_t> g_waiters{0};
 std::atomic<int64_t> g_last_poll{1};       // 0 while an M blocks in poll()
+std::string g_auto_note;                   // set once under init_mu, before g_backend
+std::atomic<bool> g_announced{false};
 
 const char* poller_name(Poller p) {
   switch (p) {
@@ -62,7 +64,9 @@ void init(const Config& config) {
       b = make_uring_backend(&why);
       if (b == nullptr) {
         b = make_epoll_backend();
-        std::fprintf(stderr, "gort: netpoller: epoll (io_uring unavailable: %s)\n", why.c_str());
+        g_auto_note = "gort: netpoller: epoll (auto: io_uring unavailable: " + why + ")\n";
+      } else {
+        g_auto_note = "gort: netpoller: io_uring (auto: the io_uring probe passed)\n";
       }
       break;
   }
@@ -70,6 +74,11 @@ void init(const Config& config) {
     std::fprintf(stderr, "gort: netpoller: %s\n", b->name());
   }
   g_backend.store(b, std::memory_order_release);
+}
+
+void announce() {
+  if (g_auto_note.empty() || g_announced.exchange(true, std::memory_order_acq_rel)) return;
+  std::fputs(g_auto_note.c_str(), stderr);
 }
 
 bool active() { return g_backend.load(std::memory_order_acquire) != nullptr; }
@@ -93,11 +102,18 @@ G* poll(int64_t timeout_ns, uint32_t* n) {
   return list;
 }
 
+G* poll_own(int p_id, uint32_t* n) {
+  *n = 0;
+  Backend* b = backend();
+  return b ? b->poll_own(p_id, n) : nullptr;
+}
+
 void wake_poller() {
   if (Backend* b = backend()) b->wake();
 }
 
 void forget_waiters() {
+  if (Backend* b = backend()) b->quiesce();
   pd_forget_all_waiters();
   g_waiters.store(0, std::memory_order_seq_cst);
   g_last_poll.store(1, std::memory_order_relaxed);

@@ -28,6 +28,9 @@ class Backend;
 // std::runtime_error when an explicit request cannot be met (e.g. io_uring refused).
 void init(const Config& config);
 bool active();                      // a backend exists
+// With GORT_POLLER=auto: prints, once per process, which backend auto chose and why. Called
+// at the first fd registration, so programs that never touch the network stay quiet.
+void announce();
 Backend* backend();
 const char* backend_name();         // "epoll", "io_uring" or "none"
 
@@ -39,6 +42,9 @@ void waiter_removed();
 // Polls (0: non-blocking; -1: until woken; else ns) and returns the ready goroutines, still
 // kWaiting, linked through G::sched_next; *n is their count.
 G* poll(int64_t timeout_ns, uint32_t* n);
+// For the M holding P `p_id`: submits its queued ring operations and collects its completions
+// without blocking (io_uring; nothing for epoll).
+G* poll_own(int p_id, uint32_t* n);
 // Breaks a blocked poll() (any thread).
 void wake_poller();
 // After a runtime stopped: drops every parked goroutine from the descriptors (they were

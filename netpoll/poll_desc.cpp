@@ -110,6 +110,7 @@ PollDesc* pd_open(int fd, int* err) {
     return nullptr;
   }
   pd->registered = true;
+  announce();
   return pd;
 }
 
@@ -129,7 +130,9 @@ PollDesc* pd_from_token(uint64_t token) {
   PollDesc* c = pool().chunks[chunk].load(std::memory_order_acquire);
   if (c == nullptr) return nullptr;
   PollDesc* pd = &c[index & (kChunkSize - 1)];
-  if (pd->seq.load(std::memory_order_acquire) != static_cast<uint32_t>(token >> 32)) return nullptr;
+  if ((pd->seq.load(std::memory_order_acquire) & 0x7fffffffu) != static_cast<uint32_t>(token >> 32)) {
+    return nullptr;
+  }
   return pd;
 }
 
@@ -193,6 +196,9 @@ WaitResult pd_wait(PollDesc* pd, Mode mode, int64_t deadline_ns) {
 
 void pd_evict(PollDesc* pd) {
   pd->closing.store(true, std::memory_order_seq_cst);
+  // Operations the kernel runs for us (io_uring) end with -ECANCELED; their goroutines then see
+  // `closing`.
+  if (pd->ring_ops.load(std::memory_order_seq_cst) > 0) backend()->cancel(pd);
   if (G* g = pd_unblock(pd, Mode::kRead, false)) ready(g);
   if (G* g = pd_unblock(pd, Mode::kWrite, false)) ready(g);
 }

@@ -53,10 +53,13 @@ struct PollDesc {
   std::atomic<bool> closing{false};
   PollDesc* next_free = nullptr;       // pool free list (pool lock)
   bool registered = false;             // the backend knows the fd (epoll: added)
+  std::atomic<int32_t> ring_ops{0};    // io_uring operations in flight on this fd (cancel)
 
   std::atomic<uintptr_t>& word(Mode m) { return m == Mode::kRead ? rg : wg; }
+  // (seq, index); seq keeps 31 bits so the top bit stays free for backend-private tokens.
   uint64_t token() const {
-    return (static_cast<uint64_t>(seq.load(std::memory_order_relaxed)) << 32) | index;
+    return (static_cast<uint64_t>(seq.load(std::memory_order_relaxed) & 0x7fffffffu) << 32) |
+           index;
   }
 };
 

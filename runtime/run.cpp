@@ -166,8 +166,10 @@ int run_main(std::function<int()> main, const Config& requested) {
     g = next;
   }
   sema_forget_goroutine_waiters();
-  timers_drop_all();
-  netpoll::forget_waiters();  // goroutines parked on fds are abandoned like the others  // pending timers never fire; their owners' memory is not touched again
+  timers_drop_all();  // pending timers never fire; their owners' memory is not touched again
+  // Goroutines parked on fds are abandoned like the others; kernel-side operations still
+  // pointing into their stacks are cancelled and drained first.
+  netpoll::forget_waiters();
   if (old_slack > 0) prctl(PR_SET_TIMERSLACK, old_slack, 0, 0, 0);
   abandon_leftovers();
   gort::detail::preempt_pending.store(0, std::memory_order_relaxed);

@@ -527,6 +527,15 @@ G* find_runnable(M* m, bool* inherit) {
     check_own_timers(p);  // Go's step 2: they may ready goroutines into this P
     if (G* g = local_or_global(m, p, inherit)) return g;
 
+    // Operations this P's goroutines queued in the kernel's ring (io_uring) go in now, and what
+    // completed comes back: before anything else, since nobody else submits for this P.
+    if (netpoll::active()) {
+      uint32_t n = 0;
+      if (G* list = netpoll::poll_own(p->id, &n)) {
+        inject_glist(list);
+        if (G* g = local_or_global(m, p, inherit)) return g;
+      }
+    }
     // A non-blocking poll, unless an M is blocked in the poller (it gets the events anyway).
     // The blocking poll is idle_park's: one idle M waits there until the earliest timer.
     if (netpoll::active() && netpoll::waiters() > 0 && netpoll::last_poll_ns() != 0) {

@@ -109,7 +109,8 @@ Result<size_t> Conn::read(void* buf, size_t len, Deadline d) {
   if (!s_) return Errc::closed;
   if (len == 0) return size_t{0};
   Buf b{buf, len};
-  return s_->io(Mode::kRead, d, do_read, &b);
+  rt::netpoll::OpRequest op{rt::netpoll::OpKind::kRecv, buf, len};
+  return s_->io(Mode::kRead, d, do_read, &b, &op);
 }
 
 Result<void> Conn::read_exact(void* buf, size_t len, Deadline d) {
@@ -128,7 +129,8 @@ Result<size_t> Conn::write(const void* buf, size_t len, Deadline d) {
   if (!s_) return Errc::closed;
   if (len == 0) return size_t{0};
   ConstBuf b{buf, len};
-  return s_->io(Mode::kWrite, d, do_send, &b);
+  rt::netpoll::OpRequest op{rt::netpoll::OpKind::kSend, const_cast<void*>(buf), len};
+  return s_->io(Mode::kWrite, d, do_send, &b, &op);
 }
 
 Result<void> Conn::write_all(const void* buf, size_t len, Deadline d) {
@@ -239,7 +241,11 @@ int Listener::fd() const { return s_ ? s_->fd() : -1; }
 Result<Conn> Listener::accept(Deadline d, Address* peer) {
   if (!s_) return Errc::closed;
   AcceptCtx ctx{};
-  auto r = s_->io(Mode::kRead, d, do_accept, &ctx);
+  ctx.len = sizeof ctx.peer;
+  rt::netpoll::OpRequest op{rt::netpoll::OpKind::kAccept};
+  op.addr = &ctx.peer;
+  op.addrlen = &ctx.len;
+  auto r = s_->io(Mode::kRead, d, do_accept, &ctx, &op);
   if (!r) return r.error();  // EMFILE/ENFILE/ENOBUFS: the listener stays usable
   const int fd = static_cast<int>(*r);
   if (peer) *peer = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ctx.peer), ctx.len);

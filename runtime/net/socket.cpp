@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <mutex>
 
+#include "netpoll/backend.hpp"
 #include "netpoll/netpoll.hpp"
 #include "runtime/machine.hpp"
 #include "runtime/sched.hpp"
@@ -110,10 +111,41 @@ WaitResult Socket::wait_thread(Mode mode, int64_t deadline_ns) {
   }
 }
 
-Result<size_t> Socket::io(Mode mode, Deadline d, IoCall call, void* ctx) {
+std::optional<Result<size_t>> Socket::ring_io(Mode mode, Deadline d, rt::netpoll::OpRequest* op) {
+  rt::netpoll::Backend* b = rt::netpoll::backend();
+  if (b == nullptr || !b->runs_operations() || rt::current_owned_p() == nullptr) return std::nullopt;
+  PollDesc* pd = pd_.load(std::memory_order_acquire);
+  if (pd == nullptr) return std::nullopt;
+  for (;;) {
+    if (closing()) return Result<size_t>(Errc::closed);
+    const int64_t dl = effective_deadline(mode, d).nanos();
+    // A deadline already passed: only an attempt that needs no wait may succeed, which is the
+    // readiness loop's first syscall.
+    if (dl != rt::kNoTimer && dl <= rt::now_ns()) return std::nullopt;
+    op->deadline_ns = dl;
+    const int64_t res = b->run_op(pd, *op);
+    if (res >= 0) return Result<size_t>(static_cast<size_t>(res));
+    if (res == -EINTR) continue;
+    if (res == -EAGAIN) return std::nullopt;
+    if (res == -ECANCELED || res == -ETIME) {
+      if (closing()) return Result<size_t>(Errc::closed);
+      if (dl != rt::kNoTimer && dl <= rt::now_ns()) {
+        return Result<size_t>(std::make_error_code(std::errc::timed_out));
+      }
+      continue;
+    }
+    return Result<size_t>(errno_code(static_cast<int>(-res)));
+  }
+}
+
+Result<size_t> Socket::io(Mode mode, Deadline d, IoCall call, void* ctx,
+                          rt::netpoll::OpRequest* ring_op) {
   OpRef ref(this);
   if (!ref) return Errc::closed;
   std::lock_guard<gort::Mutex> lock(mu_[static_cast<int>(mode)]);
+  if (ring_op != nullptr) {
+    if (auto r = ring_io(mode, d, ring_op)) return *r;
+  }
   for (;;) {
     if (closing()) return Errc::closed;
     const ssize_t r = call(fd_, ctx);

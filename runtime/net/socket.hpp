@@ -18,12 +18,14 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include <sys/types.h>
 
 #include "gort/net/deadline.hpp"
 #include "gort/net/error.hpp"
 #include "gort/sync.hpp"
+#include "netpoll/backend.hpp"
 #include "netpoll/poll_desc.hpp"
 #include "runtime/spin_lock.hpp"
 
@@ -48,7 +50,10 @@ class Socket {
   // Runs `call` until it succeeds, fails with something other than EAGAIN, or the deadline
   // (the earlier of `d` and the standing one for `mode`) passes; waits for readiness between
   // attempts. Holds the direction's mutex throughout.
-  Result<size_t> io(Mode mode, Deadline d, IoCall call, void* ctx);
+  // `ring_op` (optional): the same operation for a backend that runs operations itself
+  // (io_uring); used when the caller is a goroutine holding a processor.
+  Result<size_t> io(Mode mode, Deadline d, IoCall call, void* ctx,
+                    rt::netpoll::OpRequest* ring_op = nullptr);
   // Waits for readiness once (no syscall): Pollable, and connect's completion.
   Result<void> wait(Mode mode, Deadline d);
 
@@ -65,6 +70,8 @@ class Socket {
   rt::netpoll::WaitResult wait_ready(Mode mode, int64_t deadline_ns);
   rt::netpoll::WaitResult wait_thread(Mode mode, int64_t deadline_ns);
   rt::netpoll::PollDesc* ensure_pd();
+  // The ring path of io(): nullopt means "use the readiness loop".
+  std::optional<Result<size_t>> ring_io(Mode mode, Deadline d, rt::netpoll::OpRequest* op);
   void finish_close();
 
   static constexpr uint64_t kClosing = uint64_t{1} << 62;

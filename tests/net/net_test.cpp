@@ -1,6 +1,11 @@
 // Network API behaviour on the active poller (the binary runs once per backend: GORT_POLLER is
 // set by ctest). Behaviour only: counts, contents, error codes; never timings.
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -497,6 +502,85 @@ TEST(NetDeathTest, AcceptSurvivesFdExhaustion) {
         std::exit(rc);
       },
       ::testing::ExitedWithCode(0), "accept: Too many open files");
+}
+
+// Refuses io_uring_setup in this process the way a container's seccomp policy does.
+void forbid_io_uring() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+    std::perror("seccomp");
+    std::exit(20);
+  }
+}
+
+// A round trip on whatever backend the runtime picked; exit code 0 when it works.
+int echo_once() {
+  return gort::run([] {
+    auto ln = gort::net::listen_tcp("127.0.0.1:0");
+    if (!ln) return 1;
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      auto s = ln->accept();
+      char b[4];
+      if (s && s->read_exact(b, 4)) (void)s->write_all(b, 4);
+      wg.done();
+    });
+    auto c = gort::net::dial(*ln->local_address());
+    char b[4];
+    const bool ok = c && c->write_all("ping") && c->read_exact(b, 4) && std::string(b, 4) == "ping";
+    wg.wait();
+    std::fprintf(stderr, "backend in use: %s\n", gort::stats().poller.c_str());
+    return ok ? 0 : 2;
+  }, procs(2));
+}
+
+TEST(NetDeathTest, AutoFallsBackToEpollWhenIoUringIsRefused) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        unsetenv("GORT_POLLER");
+        forbid_io_uring();
+        std::exit(echo_once());
+      },
+      ::testing::ExitedWithCode(0),
+      "netpoller: epoll \\(auto: io_uring unavailable: io_uring_setup failed: Operation not "
+      "permitted.*\n(.|\n)*backend in use: epoll");
+}
+
+TEST(NetDeathTest, ExplicitIoUringFailsClearlyWhenRefused) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        unsetenv("GORT_POLLER");
+        forbid_io_uring();
+        gort::Config c = procs(1);
+        c.poller = gort::Poller::kIoUring;
+        try {
+          gort::run([] {}, c);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "%s\n", e.what());
+          std::exit(7);
+        }
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(7), "io_uring requested but io_uring is unavailable");
+}
+
+TEST(NetDeathTest, AutoChoosesIoUringWhenAvailableAndSaysSo) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        unsetenv("GORT_POLLER");
+        std::exit(echo_once());
+      },
+      ::testing::ExitedWithCode(0), "gort: netpoller: (io_uring|epoll) \\(auto: ");
 }
 
 // 10,000 idle connections (held by a child process) stay open while others are served.
