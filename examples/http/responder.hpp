@@ -1,0 +1,25 @@
+// http_server's application logic on byte buffers: answers requests, knows nothing of sockets.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace http {
+
+struct Progress {
+  size_t consumed = 0;  // bytes of `input` answered; the rest is an incomplete request
+  bool close = false;   // close the connection once `output` is written
+};
+
+// Answers every complete request at the front of `input`, in order, appending the responses to
+// `output` (pipelining: the client may send many requests before reading any response).
+// Stops after a request that ends the connection (Connection: close, HTTP/1.0 without
+// keep-alive, or a request that could not be parsed, which gets its 4xx/5xx answer first).
+//
+//   GET / (or HEAD /)  200 "Hello, World!\n"
+//   GET other paths    404
+//   other methods      405 (the body is skipped, the connection stays usable)
+Progress respond(std::string_view input, std::string& output);
+
+}  // namespace http

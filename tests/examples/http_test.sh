@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# http_server: protocol checks over raw connections (keep-alive, pipelining, HTTP/1.0, errors
+# answered with 400 and a closed connection), then load from wrk.
+# usage: http_test.sh HTTP_SERVER
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need wrk timeout
+server="$1"
+
+start_server http "$server" --addr 127.0.0.1:0
+
+# check NAME REQUEST STATUS...: the connection yields exactly these statuses, in order, and is
+# closed by the server afterwards.
+check() {
+  local name="$1" request="$2"
+  shift 2
+  local out="$work_dir/$name.resp"
+  exchange "$port" "$request" >"$out"
+  local rc=$?
+  [ $rc -eq 124 ] && fail "$name: the server did not close the connection"
+  [ $rc -eq 0 ] || fail "$name: reading the response failed ($rc)"
+  local got
+  got="$(grep -a '^HTTP/1.1 ' "$out" | cut -d' ' -f2 | tr '\n' ' ')"
+  [ "$got" == "$* " ] || fail "$name: statuses '$got', expected '$* '"
+}
+
+host='Host: test\r\n'
+close='Connection: close\r\n'
+get="GET / HTTP/1.1\r\n$host\r\n"
+last="GET / HTTP/1.1\r\n$host$close\r\n"  # the server closes after answering it
+check get "$last" 200
+grep -q 'Content-Length: 14' "$work_dir/get.resp" || fail "get: no Content-Length: 14"
+tail -c 14 "$work_dir/get.resp" | grep -q '^Hello, World!$' || fail "get: wrong body"
+check pipelined "${get}GET /nope HTTP/1.1\r\n$host\r\nHEAD / HTTP/1.1\r\n$host\r\n$last" \
+  200 404 200 200
+check http10 "GET / HTTP/1.0\r\n\r\n" 200
+check post_body_skipped "POST / HTTP/1.1\r\n${host}Content-Length: 5\r\n\r\nhello$last" 405 200
+check garbage "BROKEN\r\n\r\n" 400
+check bad_version "GET / HTTP/1.1x\r\n$host\r\n" 400
+check missing_host "GET / HTTP/1.1\r\n\r\n" 400
+check bad_length "POST / HTTP/1.1\r\n${host}Content-Length: 1x\r\n\r\n" 400
+check after_good "GET / HTTP/1.1\r\n$host\r\nBROKEN\r\n\r\n" 200 400
+big="$(head -c 9000 /dev/zero | tr '\0' 'a')"
+check header_too_large "GET / HTTP/1.1\r\n${host}X-Big: $big\r\n\r\n" 400
+
+timeout 60 wrk -t2 -c50 -d2s "http://127.0.0.1:$port/" >"$work_dir/wrk.txt" 2>&1 ||
+  fail "wrk failed: $(cat "$work_dir/wrk.txt")"
+cat "$work_dir/wrk.txt"
+requests="$(sed -n 's/^ *\([0-9][0-9]*\) requests in .*/\1/p' "$work_dir/wrk.txt")"
+if [ -z "$requests" ] || [ "$requests" -eq 0 ]; then fail "wrk completed no request"; fi
+grep -q 'Socket errors' "$work_dir/wrk.txt" && fail "wrk saw socket errors"
+grep -q 'Non-2xx' "$work_dir/wrk.txt" && fail "wrk saw non-2xx responses"
+
+stop_server http
+echo PASS
