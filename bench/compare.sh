@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the macro workloads on gort (gort_macro) and Go 1.19 (bench/peers/go) side by side,
-# interleaved (gort, go, gort, go, ...), and writes a markdown report with medians, ratios and
-# the DESIGN §7 bar to bench/results/<date>-<short git hash>-core.md.
+# Runs the macro workloads on gort (gort_macro), Go 1.19 (bench/peers/go) and, when it was built,
+# Boost.Fiber (bench/peers/fiber -> BUILD_DIR/bench/peers/fiber/fiber_peers) side by side,
+# interleaved (gort, go, fiber, gort, go, fiber, ...), and writes a markdown report with medians,
+# ratios and the DESIGN §7 bar to bench/results/<date>-<short git hash>-core.md.
 #
 #   bench/compare.sh [BUILD_DIR]          (BUILD_DIR, or $GORT_BUILD_DIR, default: build)
 #
@@ -14,7 +15,9 @@
 #   LOG=path                     append every run's stdout+stderr (checks, gort stats) there
 #
 # Build gort in Release first (cmake -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build).
-# Workloads gort does not have yet (gort_macro exits 3) show as n/a on the gort side.
+# Workloads gort does not have yet (gort_macro exits 3) show as n/a on the gort side; workloads
+# Boost.Fiber has no counterpart for (fiber_peers exits 3), or every workload when fiber_peers was
+# not built (no libboost-fiber-dev), show as n/a in the Boost.Fiber column.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,6 +34,10 @@ gort_bin=""
 for cand in "$build_dir/bench/gort_macro" "$build_dir/gort_macro"; do
   if [[ -x "$cand" ]]; then gort_bin="$cand"; break; fi
 done
+fiber_bin=""
+for cand in "$build_dir/bench/peers/fiber/fiber_peers" "$build_dir/peers/fiber/fiber_peers"; do
+  if [[ -x "$cand" ]]; then fiber_bin="$cand"; break; fi
+done
 if [[ -z "$gort_bin" ]]; then
   echo "compare.sh: gort_macro not found in '$build_dir' (looked for $build_dir/bench/gort_macro)." >&2
   echo "  Build it first:  cmake -B $build_dir -DCMAKE_BUILD_TYPE=Release && cmake --build $build_dir --target gort_macro" >&2
@@ -41,6 +48,7 @@ if ! [[ "$REPS" =~ ^[0-9]+$ ]] || (( REPS < 1 )); then
   echo "compare.sh: REPS must be a positive integer" >&2
   exit 1
 fi
+[[ -n "$fiber_bin" ]] || echo "compare.sh: note: fiber_peers not built in '$build_dir' (apt-get install libboost-fiber-dev, re-run cmake); Boost.Fiber column will be n/a" >&2
 (( REPS >= 5 )) || echo "compare.sh: warning: REPS=$REPS < 5; DESIGN §7 asks for >= 5" >&2
 command -v go >/dev/null || { echo "compare.sh: 'go' not found (apt-get install golang-go)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "compare.sh: python3 not found" >&2; exit 1; }
@@ -62,6 +70,12 @@ kernel="$(uname -r)"
 mem="$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 gcc_v="$(gcc --version 2>/dev/null | head -n1 || echo unknown)"
 go_v="$(go version)"
+fiber_v="not built"
+if [[ -n "$fiber_bin" ]]; then
+  fiber_lib="$(awk -F= '/^Boost_FIBER_LIBRARY_RELEASE:/ {print $2}' "$build_dir/CMakeCache.txt" 2>/dev/null || true)"
+  fiber_v="Boost.Fiber ${fiber_lib##*.so.}"
+  [[ -n "$fiber_lib" ]] || fiber_v="Boost.Fiber (version unknown)"
+fi
 build_type="$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$build_dir/CMakeCache.txt" 2>/dev/null || true)"
 cxx_used="$(awk -F= '/^CMAKE_CXX_COMPILER:/ {print $2}' "$build_dir/CMakeCache.txt" 2>/dev/null || true)"
 cxx_used="${cxx_used##*/}"
@@ -79,12 +93,14 @@ trap 'rm -f "$raw" "$raw.stdout" "$raw.stderr"' EXIT
 
 # ---- run, interleaved ----------------------------------------------------------------------------
 # raw lines: RESULT ... | FAIL runtime=R workload=W procs=P rc=N | NA runtime=R workload=W procs=P
-declare -A gort_na=()
+declare -A gort_na=() fiber_na=()
 run_one() {  # runtime workload procs
   local rt="$1" wl="$2" p="$3" line rc
   local -a cmd
   if [[ "$rt" == gort ]]; then
     cmd=("$gort_bin" --workload "$wl" --procs "$p")
+  elif [[ "$rt" == fiber ]]; then
+    cmd=("$fiber_bin" --workload "$wl" --procs "$p")
   else
     cmd=("$go_bin" -workload "$wl" -procs "$p")
   fi
@@ -99,6 +115,9 @@ run_one() {  # runtime workload procs
   if [[ "$rt" == gort && "$rc" == 3 ]]; then
     echo "NA runtime=$rt workload=$wl procs=$p" >>"$raw"
     gort_na["$wl"]=1
+  elif [[ "$rt" == fiber && "$rc" == 3 ]]; then
+    echo "NA runtime=$rt workload=$wl procs=$p" >>"$raw"
+    fiber_na["$wl"]=1
   elif [[ "$rc" == 0 && -n "$line" ]]; then
     echo "$line" >>"$raw"
     echo "  $line" >&2
@@ -115,6 +134,7 @@ for wl in $WORKLOADS; do
     for ((r = 1; r <= REPS; r++)); do
       if [[ -z "${gort_na[$wl]:-}" ]]; then run_one gort "$wl" "$p"; fi
       run_one go "$wl" "$p"
+      if [[ -n "$fiber_bin" && -z "${fiber_na[$wl]:-}" ]]; then run_one fiber "$wl" "$p"; fi
     done
   done
 done
@@ -124,7 +144,7 @@ cmdline="REPS=$REPS PROCS=\"$PROCS\" WORKLOADS=\"$WORKLOADS\" bench/compare.sh $
 # ---- report --------------------------------------------------------------------------------------
 CPU_MODEL="$cpu_model" NCPU="$ncpu" KERNEL="$kernel" MEM="$mem" GCC_V="$gcc_v" GO_V="$go_v" \
 BUILD_TYPE="$build_type" CXX_USED="$cxx_used" HASH="$hash" DIRTY="$dirty" DATE_S="$date_s" \
-CMDLINE="$cmdline" REPS="$REPS" PROCS="$PROCS" WORKLOADS="$WORKLOADS" \
+FIBER_V="$fiber_v" FIBER_BUILT="${fiber_bin:+1}" CMDLINE="$cmdline" REPS="$REPS" PROCS="$PROCS" WORKLOADS="$WORKLOADS" \
 python3 - "$raw" "$out" <<'PYEOF'
 import os, statistics, sys
 
@@ -135,6 +155,7 @@ meta = {
     "gcc": e["GCC_V"], "go": e["GO_V"], "build_type": e["BUILD_TYPE"] or "unknown",
     "cxx": e["CXX_USED"] or "unknown", "hash": e["HASH"], "dirty": e["DIRTY"],
     "date": e["DATE_S"], "cmd": e["CMDLINE"], "reps": e["REPS"],
+    "fiber": e["FIBER_V"], "fiber_built": bool(e.get("FIBER_BUILT")),
 }
 workloads = e["WORKLOADS"].split()
 procs = [int(p) for p in e["PROCS"].split()]
@@ -162,8 +183,10 @@ def med(key):
 
 def cell(key):
     v = vals.get(key)
+    if key[0] == "fiber" and not meta["fiber_built"]:
+        return "n/a (not built)"
     if key[:2] in na:
-        return "n/a (not yet)"
+        return "n/a" if key[0] == "fiber" else "n/a (not yet)"
     if not v:
         return "FAILED" if key in fails else "—"
     s = f"{statistics.median(v):.1f} ({min(v):.1f}–{max(v):.1f})"
@@ -195,22 +218,29 @@ o.append(f"- Kernel: {meta['kernel']}")
 o.append(f"- Memory: {meta['mem']}")
 o.append(f"- C++ compiler: {meta['gcc']} (build used: {meta['cxx']}, CMAKE_BUILD_TYPE={meta['build_type']})")
 o.append(f"- Go: {meta['go']}")
+o.append(f"- Boost.Fiber peer: {meta['fiber']}" + (" (work_stealing on N threads, round_robin at 1; "
+         "16 KiB malloc stacks; see bench/README.md)" if meta["fiber_built"] else ""))
 o.append(f"- gort commit: {meta['hash']}{meta['dirty']}\n")
 o.append("## Command\n")
 o.append("```")
 o.append(meta["cmd"])
 o.append("```\n")
-o.append(f"{meta['reps']} runs per runtime and configuration, interleaved gort/Go; each run is a fresh "
-         "process. Cells: median (min–max). Ratio: gort median / Go median (lower is better for "
-         "every workload here).\n")
+o.append(f"{meta['reps']} runs per runtime and configuration, interleaved gort/Go/Boost.Fiber; each run "
+         "is a fresh process. Cells: median (min–max). Ratios: gort median / Go median and gort median / "
+         "Boost.Fiber median (lower is better for every workload here). The bar and verdict are "
+         "against Go only.\n")
 o.append("## Results\n")
-o.append("| workload | procs | unit | gort | Go | gort/Go | bar (DESIGN §7) | verdict |")
-o.append("|---|---|---|---|---|---|---|---|")
+o.append("| workload | procs | unit | gort | Go | Boost.Fiber | gort/Go | gort/fiber | bar (DESIGN §7) | verdict |")
+o.append("|---|---|---|---|---|---|---|---|---|---|")
 for wl in workloads:
     for p in procs:
-        g, h = ("gort", wl, p), ("go", wl, p)
-        mg, mh = med(g), med(h)
+        g, h, f = ("gort", wl, p), ("go", wl, p), ("fiber", wl, p)
+        mg, mh, mf = med(g), med(h), med(f)
         ratio = f"{mg / mh:.2f}" if mg is not None and mh else "—"
+        if mg is not None and mf:
+            ratio_f = f"{mg / mf:.2f}"
+        else:
+            ratio_f = "n/a" if (not meta["fiber_built"] or f[:2] in na) else "—"
         kind, limit, only, text = bars.get(wl, (None, None, None, "—"))
         verdict = "—"
         if kind is not None and (only is None or only == p):
@@ -223,16 +253,18 @@ for wl in workloads:
         elif kind is not None:
             text = f"({text})"
         unit = units.get(wl, "")
-        if any(notes.get((rt, wl, p)) for rt in ("gort", "go")):
-            unit += f" ({notes.get(g) or notes.get(h)})"
-        o.append(f"| {wl} | {p} | {unit} | {cell(g)} | {cell(h)} | {ratio} | {text} | {verdict} |")
+        if any(notes.get((rt, wl, p)) for rt in ("gort", "go", "fiber")):
+            unit += f" ({notes.get(g) or notes.get(h) or notes.get(f)})"
+        o.append(f"| {wl} | {p} | {unit} | {cell(g)} | {cell(h)} | {cell(f)} | {ratio} | {ratio_f} | {text} | {verdict} |")
 o.append("")
 
 if "fib" in workloads and 1 in procs:
     o.append("## fib(35) fork-join speedup (time at 1 proc / time at N procs, medians)\n")
     o.append("| runtime | " + " | ".join(f"{p} procs" for p in procs if p != 1) + " | bar |")
     o.append("|---|" + "---|" * (len([p for p in procs if p != 1]) + 1))
-    for rt in ("gort", "go"):
+    for rt in ("gort", "go", "fiber"):
+        if rt == "fiber" and not meta["fiber_built"]:
+            continue
         cells = []
         for p in procs:
             if p == 1:
@@ -246,14 +278,14 @@ if "fib" in workloads and 1 in procs:
                 if rt == "gort" and p == 2:
                     c += " pass" if s >= 1.85 else " **miss**"
                 cells.append(c)
-        bar = "≥ 1.85× at 2 procs" if rt == "gort" else "(Go measured 1.75× in §7)"
+        bar = {"gort": "≥ 1.85× at 2 procs", "go": "(Go measured 1.75× in §7)", "fiber": "—"}[rt]
         o.append(f"| {rt} | " + " | ".join(cells) + f" | {bar} |")
     o.append("")
 
 o.append("## Raw values\n")
 for wl in workloads:
     for p in procs:
-        for rt in ("gort", "go"):
+        for rt in ("gort", "go", "fiber"):
             v = vals.get((rt, wl, p))
             if v:
                 o.append(f"- {rt} {wl} procs={p}: " + ", ".join(f"{x:.1f}" for x in v))
@@ -262,6 +294,12 @@ o.append("Notes: skynet is fork-join with a WaitGroup and a result slot per chil
          "skynet_chan is the original skynet with one unbuffered channel per node. parked counts VmRSS + "
          "VmPTE growth per parked goroutine on both sides. Numbers are only meaningful together "
          "with the machine description above.")
+if meta["fiber_built"]:
+    o.append("")
+    o.append("Boost.Fiber: idle work_stealing threads poll instead of sleeping, so at procs ≥ 2 every "
+             "thread keeps a CPU busy for the whole run (and suffers badly when the machine is "
+             "loaded or procs exceeds the CPUs); its buffered channel of capacity 128 holds 127 "
+             "messages (mpmc); it has no select (select2/select4 are n/a). See bench/README.md.")
 open(out_path, "w").write("\n".join(o) + "\n")
 PYEOF
 
