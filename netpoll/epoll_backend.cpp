@@ -81,6 +81,7 @@ int EpollBackend::add_special(int fd, uint32_t id) {
       PollDesc* pd = pd_from_token(token);
       if (pd == nullptr) continue;  // stale: the fd was closed and its descriptor reused
       const uint32_t e = events[i].events;
+      if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pd->hangup.store(true, std::memory_order_seq_cst);
       if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         if (G* g = pd_unblock(pd, Mode::kRead, true)) {
           g->sched_next = head;

@@ -95,6 +95,7 @@ PollDesc* pd_open(int fd, int* err) {
   pd->rg.store(kPdNil, std::memory_order_relaxed);
   pd->wg.store(kPdNil, std::memory_order_relaxed);
   pd->closing.store(false, std::memory_order_relaxed);
+  pd->hangup.store(false, std::memory_order_relaxed);
   pd->registered = false;
   Backend* b = backend();
   if (b == nullptr) {

@@ -42,8 +42,6 @@ constexpr uintptr_t kPdNil = 0;
 constexpr uintptr_t kPdReady = 1;
 constexpr uintptr_t kPdWait = 2;
 
-struct UringOp;
-
 struct PollDesc {
   int fd = -1;
   uint32_t index = 0;                  // position in the pool (event token)
@@ -53,7 +51,10 @@ struct PollDesc {
   std::atomic<bool> closing{false};
   PollDesc* next_free = nullptr;       // pool free list (pool lock)
   bool registered = false;             // the backend knows the fd (epoll: added)
-  std::atomic<int32_t> ring_ops{0};    // io_uring operations in flight on this fd (cancel)
+  std::atomic<int32_t> ring_ops{0};
+  // The peer ended its side or the socket failed (EPOLLRDHUP/HUP/ERR seen): sticky, so a read
+  // after a short read still makes the syscall that returns 0 or the error (socket.hpp).
+  std::atomic<bool> hangup{false};    // io_uring operations in flight on this fd (cancel)
 
   std::atomic<uintptr_t>& word(Mode m) { return m == Mode::kRead ? rg : wg; }
   // (seq, index); seq keeps 31 bits so the top bit stays free for backend-private tokens.

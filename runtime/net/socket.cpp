@@ -146,11 +146,25 @@ Result<size_t> Socket::io(Mode mode, Deadline d, IoCall call, void* ctx,
   if (ring_op != nullptr) {
     if (auto r = ring_io(mode, d, ring_op)) return *r;
   }
+  const bool stream_read = ring_op != nullptr && ring_op->kind == rt::netpoll::OpKind::kRecv;
+  bool wait_first = false;
+  if (stream_read && read_drained_) {
+    read_drained_ = false;
+    PollDesc* pd = pd_.load(std::memory_order_acquire);
+    rt::M* m = rt::current_m();
+    wait_first = pd != nullptr && m != nullptr && m->curg != nullptr && !m->in_blocking &&
+                 pd->rg.load(std::memory_order_seq_cst) != rt::netpoll::kPdReady &&
+                 !pd->hangup.load(std::memory_order_seq_cst);
+  }
   for (;;) {
     if (closing()) return Errc::closed;
-    const ssize_t r = call(fd_, ctx);
-    if (r >= 0) return static_cast<size_t>(r);
-    const int e = last_errno();
+    const ssize_t r = wait_first ? -1 : call(fd_, ctx);
+    if (r >= 0) {
+      if (stream_read && r > 0 && static_cast<size_t>(r) < ring_op->len) read_drained_ = true;
+      return static_cast<size_t>(r);
+    }
+    const int e = wait_first ? EAGAIN : last_errno();
+    wait_first = false;
     if (e == EINTR) continue;
     if (e != EAGAIN && e != EWOULDBLOCK) return errno_code(e);
     switch (wait_ready(mode, effective_deadline(mode, d).nanos())) {

@@ -85,6 +85,10 @@ class Socket {
   rt::SpinLock pd_init_;  // registers the fd once when it was created outside a runtime
   std::atomic<int64_t> deadline_[2] = {Deadline::none().nanos(), Deadline::none().nanos()};
   gort::Mutex mu_[2];     // one reader, one writer at a time
+  // The last stream read returned fewer bytes than asked: the receive queue was empty then (TCP
+  // and Unix stream reads copy until the queue is empty or the buffer full), so the next read
+  // waits for a readiness edge first instead of paying a syscall for EAGAIN. Under mu_[kRead].
+  bool read_drained_ = false;
 };
 
 // errno read through a non-inlinable call: after a park the goroutine may run on another thread,

@@ -298,6 +298,47 @@ TEST(Net, ReadReturnsZeroAtEndOfStreamAndReadExactReportsEof) {
   }, procs(1));
 }
 
+// Data and the end of stream arriving together: the read after a short read must still see EOF
+// (a short read means "queue empty", not "nothing more will come").
+TEST(Net, EndOfStreamRightAfterDataIsSeen) {
+  gort::run([] {
+    auto ln = gort::net::listen_tcp("127.0.0.1:0");
+    constexpr int kRounds = 300 / gort::test::kScale;
+    std::atomic<int> eofs{0}, bytes{0};
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        auto s = ln->accept();
+        if (!s) break;
+        char buf[65536];
+        for (;;) {
+          auto n = s->read(buf, sizeof buf, Deadline::after(10s));
+          if (!n) break;
+          if (*n == 0) {
+            eofs.fetch_add(1);
+            break;
+          }
+          bytes.fetch_add(static_cast<int>(*n));
+        }
+      }
+      wg.done();
+    });
+    for (int i = 0; i < kRounds; ++i) {
+      auto c = gort::net::dial(*ln->local_address());
+      std::string msg(1 + i % 200, 'q');
+      EXPECT_TRUE(c->write_all(msg));
+      EXPECT_TRUE(c->shutdown(gort::net::Shutdown::write));
+      c->close();
+    }
+    wg.wait();
+    EXPECT_EQ(eofs.load(), kRounds);
+    int want = 0;
+    for (int i = 0; i < kRounds; ++i) want += 1 + i % 200;
+    EXPECT_EQ(bytes.load(), want);
+  }, procs(2));
+}
+
 TEST(Net, ConnectionRefusedIsAValue) {
   gort::run([] {
     // Bind a port, close it, connect to it: nothing listens there.
