@@ -80,10 +80,15 @@ void commit_wait(G* g, void* arg) {
 
 void on_deadline(void* arg, uint64_t) {
   auto* a = static_cast<WaitArgs*>(arg);
-  if (G* g = pd_unblock(a->pd, a->mode, /*ioready=*/false)) ready(g);
+  if (G* g = pd_unblock(a->pd, a->mode, /*ioready=*/false)) ready_waiter(g);
 }
 
 }  // namespace
+
+void ready_waiter(G* g) {
+  ready(g);
+  waiter_removed();
+}
 
 PollDesc* pd_open(int fd, int* err) {
   PollDesc* pd = pool_get();
@@ -147,7 +152,8 @@ G* pd_unblock(PollDesc* pd, Mode mode, bool ioready) {
     if (w.compare_exchange_weak(old, next, std::memory_order_seq_cst)) break;
   }
   if (old == kPdNil || old == kPdWait) return nullptr;  // the waiter has not parked: it sees it
-  waiter_removed();
+  // Still counted as a waiter: the caller uncounts it once it is runnable (ready_waiter, or
+  // inject_glist for a poller's list), so deadlock detection never sees it in neither place.
   return reinterpret_cast<G*>(old);
 }
 
@@ -200,12 +206,12 @@ void pd_evict(PollDesc* pd) {
   // Operations the kernel runs for us (io_uring) end with -ECANCELED; their goroutines then see
   // `closing`.
   if (pd->ring_ops.load(std::memory_order_seq_cst) > 0) backend()->cancel(pd);
-  if (G* g = pd_unblock(pd, Mode::kRead, false)) ready(g);
-  if (G* g = pd_unblock(pd, Mode::kWrite, false)) ready(g);
+  if (G* g = pd_unblock(pd, Mode::kRead, false)) ready_waiter(g);
+  if (G* g = pd_unblock(pd, Mode::kWrite, false)) ready_waiter(g);
 }
 
 void pd_interrupt(PollDesc* pd, Mode mode) {
-  if (G* g = pd_unblock(pd, mode, false)) ready(g);
+  if (G* g = pd_unblock(pd, mode, false)) ready_waiter(g);
 }
 
 void pd_forget_all_waiters() {

@@ -75,8 +75,10 @@ PollDesc* pd_from_token(uint64_t token);
 // Parks the running goroutine until the fd is ready for `mode`, the deadline (CLOCK_MONOTONIC
 // ns, INT64_MAX for none) passes, or the descriptor is closed or interrupted.
 WaitResult pd_wait(PollDesc* pd, Mode mode, int64_t deadline_ns);
-// The waker side: returns the goroutine to ready (already out of the waiter count), or null.
+// The waker side: returns the goroutine to ready, or null. It still counts as a waiter until it
+// is runnable: ready it with ready_waiter (or inject_glist for a list).
 G* pd_unblock(PollDesc* pd, Mode mode, bool ioready);
+void ready_waiter(G* g);
 // Marks the descriptor closing and wakes every waiter (they return kClosed).
 void pd_evict(PollDesc* pd);
 // Wakes a waiter of `mode` so it re-reads its deadline (kInterrupted).

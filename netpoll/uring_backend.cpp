@@ -296,7 +296,6 @@ class UringBackend final : public EpollBackend {
       op->res = cqe->res;
       const uintptr_t old = op->word.exchange(kPdReady, std::memory_order_seq_cst);
       if (old != kPdWait && old != kPdReady && old != kPdNil) {
-        waiter_removed();
         G* g = reinterpret_cast<G*>(old);
         g->sched_next = *head;
         *head = g;

@@ -806,6 +806,10 @@ void inject_glist(G* list) {
     list = g->sched_next;
     g->sched_next = nullptr;
     ready(g, /*next=*/false);
+    // Uncounted only now: while a poller holds the list (even without a P, every P idle), the
+    // goroutines are neither queued nor counted as fd waiters, and deadlock detection would
+    // report them.
+    netpoll::waiter_removed();
   }
 }
 

@@ -111,7 +111,7 @@ void park_nolock(void (*after)(G*, void*), void* arg);
 // Unparks an idle M, breaking the netpoller's wait if it blocks there.
 void wake_m(M* m);
 // Readies a list of kWaiting goroutines linked through sched_next (netpoller results): into
-// the caller's P, or the global queue without one.
+// the caller's P, or the global queue without one; each leaves the netpoller's waiter count.
 void inject_glist(G* list);
 
 }  // namespace gort::rt

@@ -9,6 +9,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +24,8 @@
 
 #include "gort/gort.hpp"
 #include "gort/net.hpp"
+#include "netpoll/netpoll.hpp"
+#include "runtime/sched.hpp"
 #include "tests/support/procs.hpp"
 
 namespace {
@@ -337,6 +341,111 @@ TEST(Net, EndOfStreamRightAfterDataIsSeen) {
     for (int i = 0; i < kRounds; ++i) want += 1 + i % 200;
     EXPECT_EQ(bytes.load(), want);
   }, procs(2));
+}
+
+// Request/response where both sides park between messages: a poller M often holds the ready
+// goroutines while every processor is idle. Deadlock detection must not fire in that window
+// (it once did: the goroutines were neither counted as fd waiters nor queued).
+TEST(Net, NoFalseDeadlockWhileThePollerHoldsReadyGoroutines) {
+  // The echo peer is another process (threads here would switch deadlock detection off), so
+  // this process is idle whenever it waits for the network, as a real client is.
+  int listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listen_fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(listen_fd, 16), 0);
+  socklen_t len = sizeof sa;
+  ASSERT_EQ(getsockname(listen_fd, reinterpret_cast<sockaddr*>(&sa), &len), 0);
+  static constexpr int kConns = 2;
+  pid_t child = fork();
+  if (child == 0) {
+    std::vector<std::thread> echoers;
+    for (int i = 0; i < kConns; ++i) {
+      int fd = accept(listen_fd, nullptr, nullptr);
+      echoers.emplace_back([fd] {
+        char buf[65536];
+        for (;;) {
+          ssize_t n = read(fd, buf, sizeof buf);
+          if (n <= 0) break;
+          for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(fd, buf + off, static_cast<size_t>(n - off));
+            if (w <= 0) _exit(1);
+            off += w;
+          }
+        }
+        close(fd);
+      });
+    }
+    for (auto& t : echoers) t.join();
+    _exit(0);
+  }
+  close(listen_fd);
+  auto addr = gort::net::Address::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  gort::run([addr] {
+    constexpr size_t kSize = 500000;  // far larger than the socket buffers: many partial waits
+    const int rounds = 300 / gort::test::kScale;
+    gort::WaitGroup wg;
+    wg.add(kConns);
+    std::atomic<int> ok{0};
+    for (int i = 0; i < kConns; ++i) {
+      gort::go([&, rounds] {
+        auto c = gort::net::dial(addr);
+        std::vector<char> out(kSize), back(kSize);
+        int good = 0;
+        for (int r = 0; c && r < rounds; ++r) {
+          for (size_t k = 0; k < kSize; k += 64) out[k] = static_cast<char>(k * 7 + r);
+          if (c->write_all(out.data(), out.size()) && c->read_exact(back.data(), back.size()) &&
+              back == out) {
+            ++good;
+          }
+        }
+        if (good == rounds) ok.fetch_add(1);
+        c->close();
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(ok.load(), kConns);
+  }, procs(2));
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// The accounting behind the test above, deterministically: a goroutine the poller has handed
+// back still counts as an fd waiter until it is queued (inject_glist).
+TEST(Net, PolledGoroutineCountsAsWaiterUntilQueued) {
+  gort::run([] {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    auto reader = Conn::adopt(sv[0]);
+    ASSERT_TRUE(reader);
+    std::atomic<bool> got{false};
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      char b;
+      got = reader->read(&b, 1).ok();
+      wg.done();
+    });
+    // One processor: the reader parks as soon as this goroutine yields.
+    while (gort::stats().io_waiters == 0) gort::yield();
+    gort::rt::G* list = nullptr;
+    uint32_t n = 0;
+    list = gort::rt::netpoll::poll(0, &n);  // a fresh poll keeps sysmon's 10 ms rule away
+    ASSERT_EQ(list, nullptr);
+    ASSERT_EQ(write(sv[1], "x", 1), 1);
+    for (int i = 0; i < 1000 && list == nullptr; ++i) list = gort::rt::netpoll::poll(0, &n);
+    if (list == nullptr) GTEST_SKIP() << "sysmon polled first";
+    EXPECT_EQ(n, 1u);
+    EXPECT_EQ(gort::rt::netpoll::waiters(), 1);  // handed back, not queued: still a waiter
+    gort::rt::inject_glist(list);
+    EXPECT_EQ(gort::rt::netpoll::waiters(), 0);
+    wg.wait();
+    EXPECT_TRUE(got.load());
+    close(sv[1]);
+  }, procs(1));
 }
 
 TEST(Net, ConnectionRefusedIsAValue) {
