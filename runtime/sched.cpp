@@ -762,7 +762,7 @@ void make_runnable(G* g, bool next) {
     runq_put(p, g, next);
     wakep();
   } else {
-    if (m == nullptr) note_foreign_thread();
+    if (m == nullptr && !on_sysmon_thread()) note_foreign_thread();
     sched->runq.push(g);
     wakep_global();
   }
@@ -794,6 +794,12 @@ void park_nolock(void (*after)(G*, void*), void* arg) {
 }
 
 P* current_owned_p() { return owned_p(current_m()); }
+
+namespace {
+thread_local bool tls_sysmon = false;  // sysmon never migrates: a plain thread_local is safe
+}
+void mark_sysmon_thread() { tls_sysmon = true; }
+__attribute__((noipa)) bool on_sysmon_thread() { return tls_sysmon; }
 
 void wake_m(M* m) {
   m->parker.unpark();

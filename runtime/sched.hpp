@@ -108,6 +108,10 @@ void timer_armed(int64_t when);
 // Parks the running goroutine like park(); `holds_lock` false: `after` releases nothing, so the
 // switch may take any next goroutine.
 void park_nolock(void (*after)(G*, void*), void* arg);
+// sysmon readies goroutines (overdue timers, its 10 ms netpoll) without an M; it is part of
+// the runtime, not a foreign thread (which would switch deadlock detection off).
+void mark_sysmon_thread();
+bool on_sysmon_thread();
 // Unparks an idle M, breaking the netpoller's wait if it blocks there.
 void wake_m(M* m);
 // Readies a list of kWaiting goroutines linked through sched_next (netpoller results): into

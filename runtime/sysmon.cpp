@@ -95,6 +95,7 @@ void schedtrace(int64_t start) {
 }
 
 void sysmon_main() {
+  mark_sysmon_thread();
   prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
   const int64_t start = now_ns();
   const int64_t trace_ns = static_cast<int64_t>(sched->config.schedtrace.count()) * 1000000;
