@@ -73,16 +73,6 @@ Result<void> setopt(Socket* s, int level, int name, int value) {
   return {};
 }
 
-Result<Address> sock_name(Socket* s, bool peer) {
-  detail::OpRef ref(s);
-  if (!ref) return Errc::closed;
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  const int r = peer ? getpeername(s->fd(), reinterpret_cast<sockaddr*>(&ss), &len)
-                     : getsockname(s->fd(), reinterpret_cast<sockaddr*>(&ss), &len);
-  if (r != 0) return errno_code(last_errno());
-  return Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
-}
 
 int iov_count(std::span<const iovec> iov) {
   return static_cast<int>(std::min<size_t>(iov.size(), IOV_MAX));
@@ -227,11 +217,11 @@ Result<void> Conn::set_linger(bool on, std::chrono::seconds timeout) {
 
 Result<Address> Conn::local_address() const {
   if (!s_) return Errc::closed;
-  return sock_name(s_.get(), false);
+  return detail::socket_address(s_.get(), false);
 }
 Result<Address> Conn::peer_address() const {
   if (!s_) return Errc::closed;
-  return sock_name(s_.get(), true);
+  return detail::socket_address(s_.get(), true);
 }
 
 // Listener ---------------------------------------------------------------------------------
@@ -262,7 +252,7 @@ void Listener::set_deadline(Deadline d) {
 
 Result<Address> Listener::local_address() const {
   if (!s_) return Errc::closed;
-  return sock_name(s_.get(), false);
+  return detail::socket_address(s_.get(), false);
 }
 
 // dial / listen ------------------------------------------------------------------------------

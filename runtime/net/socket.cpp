@@ -2,6 +2,7 @@
 #include "runtime/net/socket.hpp"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -195,6 +196,17 @@ Result<void> Socket::wait(Mode mode, Deadline d) {
         return Errc::closed;
     }
   }
+}
+
+Result<Address> socket_address(Socket* s, bool peer) {
+  OpRef ref(s);
+  if (!ref) return Errc::closed;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  const int r = peer ? getpeername(s->fd(), reinterpret_cast<sockaddr*>(&ss), &len)
+                     : getsockname(s->fd(), reinterpret_cast<sockaddr*>(&ss), &len);
+  if (r != 0) return errno_code(last_errno());
+  return Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
 }
 
 }  // namespace gort::net::detail

@@ -22,6 +22,7 @@
 
 #include <sys/types.h>
 
+#include "gort/net/address.hpp"
 #include "gort/net/deadline.hpp"
 #include "gort/net/error.hpp"
 #include "gort/sync.hpp"
@@ -95,6 +96,8 @@ class Socket {
 // and the compiler would otherwise reuse the first thread's errno address (probes Q5).
 int last_errno() noexcept;
 std::error_code errno_code(int e) noexcept;
+// getsockname / getpeername of a live socket (Errc::closed once closing).
+Result<Address> socket_address(Socket* s, bool peer);
 
 // RAII operation reference.
 class OpRef {

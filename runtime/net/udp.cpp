@@ -114,12 +114,7 @@ void UdpSocket::set_write_deadline(Deadline d) {
 
 Result<Address> UdpSocket::local_address() const {
   if (!s_) return Errc::closed;
-  detail::OpRef ref(s_.get());
-  if (!ref) return Errc::closed;
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (getsockname(s_->fd(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return errno_code(last_errno());
-  return Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+  return detail::socket_address(s_.get(), false);
 }
 
 }  // namespace gort::net
