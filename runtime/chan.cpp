@@ -28,6 +28,9 @@ void unlock_all(ChanCore** locks, size_t n) {
   for (size_t i = n; i > 0; --i) locks[i - 1]->lock.unlock();
 }
 
+// The common case (one channel, no deadline): nothing to arm, one lock to release.
+void after_park_unlock_one(G*, void* arg) { static_cast<ChanCore*>(arg)->lock.unlock(); }
+
 void after_park(G*, void* arg) {
   auto* a = static_cast<ParkArgs*>(arg);
   if (a->timer) timer_start(a->timer);
@@ -59,6 +62,12 @@ void block_on(WaitState* st, ChanCore** locks, size_t nlocks, int64_t deadline_n
   G* g = (m != nullptr && !m->in_blocking) ? m->curg : nullptr;
   if (g != nullptr) {
     st->g = g;
+    if (deadline_ns == gort::detail::kNoDeadline && nlocks == 1) {
+      g->wait_reason = reason;
+      g->set_status(GStatus::kRunning, GStatus::kWaiting);
+      park(after_park_unlock_one, locks[0]);
+      return;
+    }
     Timer timer{};
     ParkArgs args{locks, nlocks, nullptr};
     if (deadline_ns != gort::detail::kNoDeadline) {

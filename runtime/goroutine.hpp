@@ -45,7 +45,6 @@ struct alignas(64) G {
   size_t stack_request = 0;   // per-goroutine reservation (0 = default)
   G* sched_next = nullptr;    // intrusive link: global queue, free lists
   const char* wait_reason = nullptr;
-  int64_t wait_since_ns = 0;
   LocalSlot* locals = nullptr;  // goroutine-local storage, created on first use
   M* locked_m = nullptr;      // ThreadPin: the only M allowed to run this G
   uint32_t pin_depth = 0;

@@ -66,13 +66,6 @@ namespace gort::rt {
 Sched* sched = nullptr;
 bool stack_checks_needed = false;
 
-// Wait timestamps for dumps: the coarse clock costs a few ns instead of ~20.
-int64_t coarse_now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 int64_t now_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -782,14 +775,12 @@ void ready_new(G* g) {
 void park(void (*unlock)(G*, void*), void* arg) {
   M* m = current_m();
   G* cur = m->curg;
-  cur->wait_since_ns = coarse_now_ns();
   switch_out(m, cur, unlock, arg, false, /*holds_lock=*/true);
 }
 
 void park_nolock(void (*after)(G*, void*), void* arg) {
   M* m = current_m();
   G* cur = m->curg;
-  cur->wait_since_ns = coarse_now_ns();
   switch_out(m, cur, after, arg, false, /*holds_lock=*/false);
 }
 

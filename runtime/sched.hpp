@@ -99,7 +99,6 @@ void sysmon_start();
 void sysmon_stop();
 void sysmon_wake();
 int64_t now_ns();
-int64_t coarse_now_ns();
 // The P the calling thread owns (null: foreign thread, no P, or inside gort::blocking()).
 P* current_owned_p();
 // Called after a timer was armed for `when`: wakes the timer M if it sleeps past it, or makes
