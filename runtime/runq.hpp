@@ -104,9 +104,10 @@ class RunQueue {
   // Thief (the caller owns `into`): moves half (rounded up) of this queue into `into` and returns
   // one of them to run at once, or null. `take_runnext`: also consider the victim's runnext when
   // the ring is empty (Go does that only on its last steal pass).
-  G* steal_into(RunQueue& into, bool take_runnext, uint32_t* stolen) {
+  // `only_next` (with take_runnext): take runnext only if it still holds that goroutine.
+  G* steal_into(RunQueue& into, bool take_runnext, uint32_t* stolen, G* only_next = nullptr) {
     uint32_t dst_tail = into.tail_.load(std::memory_order_relaxed);  // we own `into`
-    uint32_t n = grab(into, dst_tail, take_runnext);
+    uint32_t n = grab(into, dst_tail, take_runnext, only_next);
     *stolen = n;
     if (n == 0) return nullptr;
     --n;
@@ -125,6 +126,8 @@ class RunQueue {
       if (tail_.load(std::memory_order_acquire) == t) return h == t && next == nullptr;
     }
   }
+  // Any thread: the goroutine in runnext now (a hint; see steal_work).
+  G* peek_next() const { return runnext_.load(std::memory_order_acquire); }
   uint32_t size() const {
     uint32_t h = head_.load(std::memory_order_acquire);
     uint32_t t = tail_.load(std::memory_order_acquire);
@@ -135,7 +138,7 @@ class RunQueue {
 
  private:
   // Copies up to half of the ring into `into` starting at dst_tail, commits by CAS on head.
-  uint32_t grab(RunQueue& into, uint32_t dst_tail, bool take_runnext) {
+  uint32_t grab(RunQueue& into, uint32_t dst_tail, bool take_runnext, G* only_next) {
     for (;;) {
       uint32_t h = head_.load(std::memory_order_acquire);  // pairs with other consumers
       uint32_t t = tail_.load(std::memory_order_acquire);  // pairs with the owner's push
@@ -144,6 +147,7 @@ class RunQueue {
       if (n == 0) {
         if (take_runnext) {
           G* next = runnext_.load(std::memory_order_acquire);
+          if (only_next != nullptr && next != only_next) return 0;
           if (next != nullptr &&
               runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
             into.slots_[dst_tail % kSize].store(next, std::memory_order_relaxed);

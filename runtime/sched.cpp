@@ -220,13 +220,21 @@ G* steal_work(M* m, P* p) {
       P* victim = sched->allp[(start + i * stride) % procs];
       if (victim == p) continue;
       if (victim->status.load(std::memory_order_acquire) == PStatus::kIdle) continue;
-      if (last) {
-        // A running P whose goroutine just readied a partner is about to block; give it a
-        // moment before taking runnext (Go sleeps 3 µs; a short spin avoids a timer here).
-        for (int s = 0; s < 200 && victim->runq.size() == 1; ++s) cpu_relax();
+      G* seen = nullptr;
+      if (last && (seen = victim->runq.peek_next()) != nullptr) {
+        // A running P whose goroutine just readied a partner is about to block and run it;
+        // give it a moment (Go sleeps 3 µs; a short spin avoids a timer here), then take
+        // runnext only if that same goroutine is still waiting there. Two goroutines readying
+        // each other keep replacing it: stealing then would only split the pair across CPUs.
+        // Reading the victim's runnext line in a tight loop would slow its owner's every
+        // push and pop (the line bounces between the CPUs): look only every 32 pauses.
+        for (int s = 1; s <= 200; ++s) {
+          cpu_relax();
+          if (s % 32 == 0 && victim->runq.peek_next() != seen) break;
+        }
       }
       uint32_t n = 0;
-      if (G* g = victim->runq.steal_into(p->runq, last, &n)) {
+      if (G* g = victim->runq.steal_into(p->runq, last, &n, seen)) {
         count(p->steals);
         count(p->stolen, n);
         return g;
