@@ -221,6 +221,7 @@ G* steal_work(M* m, P* p) {
       if (victim == p) continue;
       if (victim->status.load(std::memory_order_acquire) == PStatus::kIdle) continue;
       G* seen = nullptr;
+      bool take_next = last;
       if (last && (seen = victim->runq.peek_next()) != nullptr) {
         // A running P whose goroutine just readied a partner is about to block and run it;
         // give it a moment (Go sleeps 3 µs; a short spin avoids a timer here), then take
@@ -230,11 +231,14 @@ G* steal_work(M* m, P* p) {
         // push and pop (the line bounces between the CPUs): look only every 32 pauses.
         for (int s = 1; s <= 200; ++s) {
           cpu_relax();
-          if (s % 32 == 0 && victim->runq.peek_next() != seen) break;
+          if (s % 32 == 0 && victim->runq.peek_next() != seen) {
+            take_next = false;  // it moved on: its owner is running its goroutines
+            break;
+          }
         }
       }
       uint32_t n = 0;
-      if (G* g = victim->runq.steal_into(p->runq, last, &n, seen)) {
+      if (G* g = victim->runq.steal_into(p->runq, take_next, &n, seen)) {
         count(p->steals);
         count(p->stolen, n);
         return g;
