@@ -50,10 +50,15 @@ void Socket::leave() {
 }
 
 void Socket::close() {
+  // The closer holds a reference while it evicts: a woken operation that leaves meanwhile must
+  // not finish the close (unregister, recycle the descriptor) under pd_evict's feet (io_uring's
+  // cancel still reads the fd for every ring).
+  state_.fetch_add(1, std::memory_order_acq_rel);
   const uint64_t v = state_.fetch_or(kClosing, std::memory_order_acq_rel);
-  if (v & kClosing) return;
-  if (PollDesc* pd = pd_.load(std::memory_order_acquire)) rt::netpoll::pd_evict(pd);
-  if ((v & kRefMask) == 0) finish_close();
+  if (!(v & kClosing)) {
+    if (PollDesc* pd = pd_.load(std::memory_order_acquire)) rt::netpoll::pd_evict(pd);
+  }
+  leave();  // the last one out, maybe this one, finishes the close
 }
 
 void Socket::finish_close() {

@@ -5,9 +5,9 @@
 // Close protocol. `state_` packs a count of operations in flight with two flags:
 //   kClosing  set once by close(); operations that enter afterwards leave at once (closed);
 //   kClosed   set once by whoever finishes the close (unregister, ::close).
-// close() sets kClosing, wakes every goroutine parked on the descriptor (they see kClosed from
-// pd_wait and leave), and finishes the close itself if nothing is in flight; otherwise the last
-// operation to leave finishes it. The count and the flag live in one word, so exactly one party
+// close() takes a reference, sets kClosing, wakes every goroutine parked on the descriptor (they
+// see kClosed from pd_wait and leave), and drops its reference; whoever leaves last (the closer
+// when nothing was in flight) finishes the close. The count and the flag live in one word, so exactly one party
 // sees "closing and no operation in flight" and the fd is never released under an operation
 // (acq_rel: the closer's and the last user's writes are visible to whoever closes).
 //
