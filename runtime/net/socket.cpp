@@ -88,6 +88,9 @@ Deadline Socket::effective_deadline(Mode mode, Deadline d) const {
 void Socket::set_deadline(Mode mode, Deadline d) {
   deadline_[static_cast<int>(mode)].store(d.nanos(), std::memory_order_release);
   // A goroutine waiting now re-reads its deadline (Go: SetReadDeadline affects a pending Read).
+  // The reference keeps a concurrent close from recycling the descriptor under us.
+  OpRef ref(this);
+  if (!ref) return;
   if (PollDesc* pd = pd_.load(std::memory_order_acquire)) rt::netpoll::pd_interrupt(pd, mode);
 }
 
