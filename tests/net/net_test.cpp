@@ -42,6 +42,21 @@ gort::Config procs(int n) {
   return c;
 }
 
+// A listener on a free loopback port and one accepted connection to it.
+struct ConnectedPair {
+  Listener ln;
+  Conn client, server;
+};
+ConnectedPair connected_pair() {
+  auto ln = gort::net::listen_tcp("127.0.0.1:0");
+  EXPECT_TRUE(ln) << ln.error().message();
+  auto c = gort::net::dial(*ln->local_address());
+  EXPECT_TRUE(c) << c.error().message();
+  auto s = ln->accept();
+  EXPECT_TRUE(s) << s.error().message();
+  return {*ln, *c, *s};
+}
+
 // Echoes every connection until EOF; returns when the listener is closed.
 void serve_echo(Listener ln, gort::WaitGroup* wg) {
   for (;;) {
@@ -162,12 +177,10 @@ TEST(Net, EchoThousandConnectionsNothingLostOrReordered) {
 
 TEST(Net, ReadDeadlineOnIdleSocketTimesOut) {
   gort::run([] {
-    auto ln = gort::net::listen_tcp("127.0.0.1:0");
-    EXPECT_TRUE(ln);
-    auto c = gort::net::dial(*ln->local_address());
-    EXPECT_TRUE(c);
-    auto s = ln->accept();
-    EXPECT_TRUE(s);
+    auto pair = connected_pair();
+    auto* ln = &pair.ln;
+    auto* c = &pair.client;
+    auto* s = &pair.server;
     char b[8];
     auto start = std::chrono::steady_clock::now();
     auto r = s->read(b, sizeof b, Deadline::after(20ms));
@@ -198,10 +211,10 @@ TEST(Net, AcceptDeadlineTimesOut) {
 
 TEST(Net, WriteToPeerThatNeverReadsTimesOut) {
   gort::run([] {
-    auto ln = gort::net::listen_tcp("127.0.0.1:0");
-    auto c = gort::net::dial(*ln->local_address());
-    auto s = ln->accept();  // never reads
-    EXPECT_TRUE(c && s);
+    auto pair = connected_pair();
+    auto* ln = &pair.ln;
+    auto* c = &pair.client;
+    auto* s = &pair.server;  // never reads
     std::vector<char> chunk(1 << 16, 'x');
     size_t sent = 0;
     std::error_code err;
@@ -221,10 +234,10 @@ TEST(Net, WriteToPeerThatNeverReadsTimesOut) {
 
 TEST(Net, CloseFromAnotherGoroutineWakesBlockedReader) {
   gort::run([] {
-    auto ln = gort::net::listen_tcp("127.0.0.1:0");
-    auto c = gort::net::dial(*ln->local_address());
-    auto s = ln->accept();
-    EXPECT_TRUE(c && s);
+    auto pair = connected_pair();
+    auto* ln = &pair.ln;
+    auto* c = &pair.client;
+    auto* s = &pair.server;
     gort::WaitGroup wg;
     wg.add(2);
     std::error_code read_err, accept_err;
@@ -257,10 +270,10 @@ TEST(Net, CloseFromAnotherGoroutineWakesBlockedReader) {
 
 TEST(Net, PeerResetMidWriteIsAnError) {
   gort::run([] {
-    auto ln = gort::net::listen_tcp("127.0.0.1:0");
-    auto c = gort::net::dial(*ln->local_address());
-    auto s = ln->accept();
-    EXPECT_TRUE(c && s);
+    auto pair = connected_pair();
+    auto* ln = &pair.ln;
+    auto* c = &pair.client;
+    auto* s = &pair.server;
     gort::WaitGroup wg;
     wg.add(1);
     std::error_code err;
@@ -288,9 +301,10 @@ TEST(Net, PeerResetMidWriteIsAnError) {
 
 TEST(Net, ReadReturnsZeroAtEndOfStreamAndReadExactReportsEof) {
   gort::run([] {
-    auto ln = gort::net::listen_tcp("127.0.0.1:0");
-    auto c = gort::net::dial(*ln->local_address());
-    auto s = ln->accept();
+    auto pair = connected_pair();
+    auto* ln = &pair.ln;
+    auto* c = &pair.client;
+    auto* s = &pair.server;
     EXPECT_TRUE(c->write_all("abc"));
     EXPECT_TRUE(c->shutdown(gort::net::Shutdown::write));
     char b[8];
