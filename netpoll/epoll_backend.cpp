@@ -8,36 +8,37 @@
 // Waking a blocked epoll_pwait2: an eventfd in the set. `wake_pending_` coalesces wake-ups so
 // a burst of timer arms costs one write; only a blocking poll drains the eventfd (a
 // non-blocking poll leaves it, so the blocked poller still wakes).
+#include "netpoll/epoll_backend.hpp"
+
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
-#include <algorithm>
 #include <string>
 
-#include "netpoll/epoll_backend.hpp"
 #include "netpoll/backends.hpp"
 #include "runtime/goroutine.hpp"
 
 namespace gort::rt::netpoll {
 
 EpollBackend::EpollBackend() {
-    epfd_ = epoll_create1(EPOLL_CLOEXEC);
-    if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
-    wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wakefd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = kWakeToken;
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev) != 0) {
-      throw std::runtime_error(std::string("epoll_ctl(eventfd): ") + std::strerror(errno));
-    }
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
+  wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wakefd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeToken;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev) != 0) {
+    throw std::runtime_error(std::string("epoll_ctl(eventfd): ") + std::strerror(errno));
   }
+}
 
 int EpollBackend::add_special(int fd, uint32_t id) {
   epoll_event ev{};
@@ -46,94 +47,93 @@ int EpollBackend::add_special(int fd, uint32_t id) {
   return epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : errno;
 }
 
-  int EpollBackend::add(PollDesc* pd) {
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = pd->token();
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, pd->fd, &ev) != 0) return errno;
-    return 0;
-  }
+int EpollBackend::add(PollDesc* pd) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = pd->token();
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, pd->fd, &ev) != 0) return errno;
+  return 0;
+}
 
-  void EpollBackend::remove(PollDesc* pd) {
-    epoll_event ev{};  // non-null for pre-2.6.9 kernels' sake; ignored
-    epoll_ctl(epfd_, EPOLL_CTL_DEL, pd->fd, &ev);
-  }
+void EpollBackend::remove(PollDesc* pd) {
+  epoll_event ev{};  // non-null for pre-2.6.9 kernels' sake; ignored
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, pd->fd, &ev);
+}
 
-  G* EpollBackend::poll(int64_t timeout_ns, uint32_t* n) {
-    epoll_event events[kMaxEvents];
-    int got = wait(events, timeout_ns);
-    G* head = nullptr;
-    uint32_t count = 0;
-    for (int i = 0; i < got; ++i) {
-      const uint64_t token = events[i].data.u64;
-      if (token == kWakeToken) {
-        if (timeout_ns != 0) {
-          uint64_t v;
-          (void)!read(wakefd_, &v, sizeof v);
-          wake_pending_.store(false, std::memory_order_seq_cst);
-        }
-        continue;
+G* EpollBackend::poll(int64_t timeout_ns, uint32_t* n) {
+  epoll_event events[kMaxEvents];
+  int got = wait(events, timeout_ns);
+  G* head = nullptr;
+  uint32_t count = 0;
+  for (int i = 0; i < got; ++i) {
+    const uint64_t token = events[i].data.u64;
+    if (token == kWakeToken) {
+      if (timeout_ns != 0) {
+        uint64_t v;
+        (void)!read(wakefd_, &v, sizeof v);
+        wake_pending_.store(false, std::memory_order_seq_cst);
       }
-      if ((token & kSpecialToken) != 0) {
-        on_special(static_cast<uint32_t>(token), &head, &count);
-        continue;
-      }
-      PollDesc* pd = pd_from_token(token);
-      if (pd == nullptr) continue;  // stale: the fd was closed and its descriptor reused
-      const uint32_t e = events[i].events;
-      if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pd->hangup.store(true, std::memory_order_seq_cst);
-      if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        if (G* g = pd_unblock(pd, Mode::kRead, true)) {
-          g->sched_next = head;
-          head = g;
-          ++count;
-        }
-      }
-      if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
-        if (G* g = pd_unblock(pd, Mode::kWrite, true)) {
-          g->sched_next = head;
-          head = g;
-          ++count;
-        }
+      continue;
+    }
+    if ((token & kSpecialToken) != 0) {
+      on_special(static_cast<uint32_t>(token), &head, &count);
+      continue;
+    }
+    PollDesc* pd = pd_from_token(token);
+    if (pd == nullptr) continue;  // stale: the fd was closed and its descriptor reused
+    const uint32_t e = events[i].events;
+    if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pd->hangup.store(true, std::memory_order_seq_cst);
+    if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+      if (G* g = pd_unblock(pd, Mode::kRead, true)) {
+        g->sched_next = head;
+        head = g;
+        ++count;
       }
     }
-    *n = count;
-    return head;
-  }
-
-  void EpollBackend::wake() {
-    bool expected = false;
-    if (!wake_pending_.compare_exchange_strong(expected, true, std::memory_order_seq_cst)) return;
-    uint64_t one = 1;
-    (void)!write(wakefd_, &one, sizeof one);
-  }
-
-  int EpollBackend::wait(epoll_event* events, int64_t timeout_ns) {
-    for (;;) {
-      int r;
-      if (timeout_ns < 0) {
-        r = epoll_wait(epfd_, events, kMaxEvents, -1);
-      } else if (timeout_ns == 0) {
-        r = epoll_wait(epfd_, events, kMaxEvents, 0);
-      } else if (have_pwait2_.load(std::memory_order_relaxed)) {
-        // Nanosecond timeout: epoll_wait's milliseconds would round a 50 us timer up to 1 ms.
-        timespec ts{static_cast<time_t>(timeout_ns / 1000000000),
-                    static_cast<long>(timeout_ns % 1000000000)};
-        r = epoll_pwait2(epfd_, events, kMaxEvents, &ts, nullptr);
-        if (r < 0 && errno == ENOSYS) {
-          have_pwait2_.store(false, std::memory_order_relaxed);
-          continue;
-        }
-      } else {
-        r = epoll_wait(epfd_, events, kMaxEvents,
-                       static_cast<int>(std::min<int64_t>((timeout_ns + 999999) / 1000000,
-                                                          1 << 30)));
+    if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
+      if (G* g = pd_unblock(pd, Mode::kWrite, true)) {
+        g->sched_next = head;
+        head = g;
+        ++count;
       }
-      if (r >= 0) return r;
-      if (errno != EINTR) return 0;
-      if (timeout_ns != -1) return 0;  // interrupted: the caller re-evaluates its deadline
     }
   }
+  *n = count;
+  return head;
+}
+
+void EpollBackend::wake() {
+  bool expected = false;
+  if (!wake_pending_.compare_exchange_strong(expected, true, std::memory_order_seq_cst)) return;
+  uint64_t one = 1;
+  (void)!write(wakefd_, &one, sizeof one);
+}
+
+int EpollBackend::wait(epoll_event* events, int64_t timeout_ns) {
+  for (;;) {
+    int r;
+    if (timeout_ns < 0) {
+      r = epoll_wait(epfd_, events, kMaxEvents, -1);
+    } else if (timeout_ns == 0) {
+      r = epoll_wait(epfd_, events, kMaxEvents, 0);
+    } else if (have_pwait2_.load(std::memory_order_relaxed)) {
+      // Nanosecond timeout: epoll_wait's milliseconds would round a 50 us timer up to 1 ms.
+      timespec ts{static_cast<time_t>(timeout_ns / 1000000000),
+                  static_cast<long>(timeout_ns % 1000000000)};
+      r = epoll_pwait2(epfd_, events, kMaxEvents, &ts, nullptr);
+      if (r < 0 && errno == ENOSYS) {
+        have_pwait2_.store(false, std::memory_order_relaxed);
+        continue;
+      }
+    } else {
+      r = epoll_wait(epfd_, events, kMaxEvents,
+                     static_cast<int>(std::min<int64_t>((timeout_ns + 999999) / 1000000, 1 << 30)));
+    }
+    if (r >= 0) return r;
+    if (errno != EINTR) return 0;
+    if (timeout_ns != -1) return 0;  // interrupted: the caller re-evaluates its deadline
+  }
+}
 
 Backend* make_epoll_backend() { return new EpollBackend(); }
 

@@ -168,11 +168,11 @@ WaitResult pd_wait(PollDesc* pd, Mode mode, int64_t deadline_ns) {
     // kPdNil (a second waiter on one word is a socket-layer bug: it serializes them).
     if (w.compare_exchange_weak(old, kPdWait, std::memory_order_seq_cst)) break;
   }
+  // Not waiting after all. A failed CAS means readiness arrived meanwhile (kPdReady): it stays
+  // for the next wait.
   auto give_up = [&](WaitResult r) {
     uintptr_t expected = kPdWait;
-    if (!w.compare_exchange_strong(expected, kPdNil, std::memory_order_seq_cst)) {
-      // Readiness arrived in between (kPdReady): keep it for the next wait.
-    }
+    w.compare_exchange_strong(expected, kPdNil, std::memory_order_seq_cst);
     return r;
   };
   if (pd->closing.load(std::memory_order_seq_cst)) return give_up(WaitResult::kClosed);

@@ -108,7 +108,6 @@ TEST(Net, ResolveLocalhostThroughBlocking) {
     ASSERT_TRUE(r) << r.error().message();
     ASSERT_FALSE(r->empty());
     EXPECT_EQ((*r)[0].port(), 80);
-    return;
   }, procs(2));
 }
 
@@ -119,7 +118,6 @@ TEST(Net, InvalidAddressIsAValue) {
     EXPECT_EQ(c.error(), Errc::invalid_address);
     auto l = gort::net::listen_tcp("256.1.1.1:80");
     EXPECT_FALSE(l);
-    return;
   }, procs(1));
 }
 
@@ -171,14 +169,12 @@ TEST(Net, EchoThousandConnectionsNothingLostOrReordered) {
     server_wg.wait();
     EXPECT_EQ(ok_conns.load(), conns);
     EXPECT_EQ(bad.load(), 0);
-    return;
   }, procs(2));
 }
 
 TEST(Net, ReadDeadlineOnIdleSocketTimesOut) {
   gort::run([] {
     auto pair = connected_pair();
-    auto* ln = &pair.ln;
     auto* c = &pair.client;
     auto* s = &pair.server;
     char b[8];
@@ -195,7 +191,6 @@ TEST(Net, ReadDeadlineOnIdleSocketTimesOut) {
     auto n = s->read(b, sizeof b);
     ASSERT_TRUE(n);
     EXPECT_EQ(std::string(b, *n), "hi");
-    return;
   }, procs(2));
 }
 
@@ -205,14 +200,12 @@ TEST(Net, AcceptDeadlineTimesOut) {
     EXPECT_TRUE(ln);
     auto c = ln->accept(Deadline::after(10ms));
     EXPECT_EQ(c.error(), std::errc::timed_out);
-    return;
   }, procs(1));
 }
 
 TEST(Net, WriteToPeerThatNeverReadsTimesOut) {
   gort::run([] {
     auto pair = connected_pair();
-    auto* ln = &pair.ln;
     auto* c = &pair.client;
     auto* s = &pair.server;  // never reads
     std::vector<char> chunk(1 << 16, 'x');
@@ -228,7 +221,6 @@ TEST(Net, WriteToPeerThatNeverReadsTimesOut) {
     }
     EXPECT_EQ(err, std::errc::timed_out);
     EXPECT_GT(sent, 0u);
-    return;
   }, procs(2));
 }
 
@@ -236,7 +228,6 @@ TEST(Net, CloseFromAnotherGoroutineWakesBlockedReader) {
   gort::run([] {
     auto pair = connected_pair();
     auto* ln = &pair.ln;
-    auto* c = &pair.client;
     auto* s = &pair.server;
     gort::WaitGroup wg;
     wg.add(2);
@@ -264,14 +255,12 @@ TEST(Net, CloseFromAnotherGoroutineWakesBlockedReader) {
     char b[1];
     EXPECT_EQ(s->read(b, 1).error(), Errc::closed);
     EXPECT_EQ(s->fd(), -1);
-    return;
   }, procs(2));
 }
 
 TEST(Net, PeerResetMidWriteIsAnError) {
   gort::run([] {
     auto pair = connected_pair();
-    auto* ln = &pair.ln;
     auto* c = &pair.client;
     auto* s = &pair.server;
     gort::WaitGroup wg;
@@ -295,14 +284,12 @@ TEST(Net, PeerResetMidWriteIsAnError) {
     wg.wait();
     EXPECT_TRUE(err == std::errc::connection_reset || err == std::errc::broken_pipe)
         << err.message();
-    return;
   }, procs(2));
 }
 
 TEST(Net, ReadReturnsZeroAtEndOfStreamAndReadExactReportsEof) {
   gort::run([] {
     auto pair = connected_pair();
-    auto* ln = &pair.ln;
     auto* c = &pair.client;
     auto* s = &pair.server;
     EXPECT_TRUE(c->write_all("abc"));
@@ -312,7 +299,6 @@ TEST(Net, ReadReturnsZeroAtEndOfStreamAndReadExactReportsEof) {
     auto n = s->read(b, 8);
     ASSERT_TRUE(n);
     EXPECT_EQ(*n, 0u);
-    return;
   }, procs(1));
 }
 
@@ -474,7 +460,6 @@ TEST(Net, ConnectionRefusedIsAValue) {
     auto c = gort::net::dial_tcp("127.0.0.1:" + std::to_string(port));
     ASSERT_FALSE(c);
     EXPECT_EQ(c.error(), std::errc::connection_refused);
-    return;
   }, procs(1));
 }
 
@@ -503,7 +488,6 @@ TEST(Net, Ipv6Loopback) {
     EXPECT_TRUE(c->read_exact(b, 5));
     EXPECT_EQ(std::string(b, 5), "hello");
     wg.wait();
-    return;
   }, procs(2));
 }
 
@@ -535,7 +519,6 @@ TEST(Net, UdpRoundTrip) {
     }
     wg.wait();
     EXPECT_EQ(ok, 100);
-    return;
   }, procs(2));
 }
 
@@ -594,7 +577,6 @@ TEST(Net, UnixStreamAndAdoptAndPollable) {
     }
     close(p[0]);
     close(p[1]);
-    return;
   }, procs(2));
 }
 
@@ -621,7 +603,6 @@ TEST(Net, UsableFromAPlainThread) {
     EXPECT_EQ(got, "thread");
     ln->close();
     wg.wait();
-    return;
   }, procs(2));
 }
 
@@ -860,7 +841,6 @@ TEST(Net, TenThousandIdleConnectionsWhileServing) {
     ln->close();
     acceptor.wait();
     handlers.wait();
-    return;
   }, procs(2));
 }
 
