@@ -3,8 +3,8 @@
 // A backend turns kernel notifications into goroutines to run. Both backends report fd
 // readiness through PollDesc words (pd_unblock), so the socket layer's "try the syscall, wait
 // on EAGAIN" loop works on either. The io_uring backend can also run whole operations
-// (recv/send/accept/connect) as ring submissions: `submit` parks the goroutine until the
-// completion arrives, saving the syscall per operation (probes Q2: +14-36% on one core).
+// (recv/send/accept) as ring submissions: `run_op` parks the goroutine until the completion
+// arrives, saving the syscall per operation (probes Q2: +14-36% on one core).
 #pragma once
 
 #include <cstddef>
@@ -14,6 +14,7 @@
 
 namespace gort::rt {
 struct G;
+struct M;
 }
 
 namespace gort::rt::netpoll {
@@ -45,22 +46,44 @@ class Backend {
   virtual void wake() = 0;
   // Runs whole operations in the kernel (io_uring): see uring_backend.cpp.
   virtual bool runs_operations() const { return false; }
-  // Submits `op` on the calling goroutine's processor and parks until it completes. Returns the
-  // kernel's result (>= 0, or -errno; -ETIME: the deadline passed; -ECANCELED: cancelled by
-  // close). Only called by a goroutine that owns a P, when runs_operations().
+  // Submits `op` on the calling M's ring and parks until it completes. Returns the kernel's
+  // result (>= 0, or -errno; -ETIME: the deadline passed; -ECANCELED: cancelled, by close or
+  // because the M moved its operations away before blocking). -EAGAIN: no ring, use readiness.
+  // Only called by a goroutine that owns a P, when runs_operations().
   virtual int64_t run_op(PollDesc* pd, OpRequest& op) { return -95; /* EOPNOTSUPP */ }
-  // After a runtime stopped: cancels every operation still in flight and waits until the kernel
-  // is done with them (they point into stacks about to be recycled). Their goroutines are not
-  // readied.
-  virtual void quiesce() {}
-  // Cancels every operation in flight on pd->fd (close).
+  // Makes every operation in flight on pd->fd end (close). Any thread.
   virtual void cancel(PollDesc* pd) {}
-  // Called by an M with a P before it looks beyond its local queue: submit what its goroutines
-  // queued and collect what completed, without blocking (io_uring: a peek at the ring).
-  virtual G* poll_own(int p_id, uint32_t* n) {
+  // Before a goroutine's first readiness wait on pd (the io_uring backend watches an fd in
+  // epoll only once something waits for its readiness).
+  virtual void before_wait(PollDesc* pd) {}
+
+  // Per-M rings (io_uring). Every call below is made by the M's own thread.
+  // Whether m has a ring: then it must sleep through park_m, not on its futex alone.
+  virtual bool has_ring(M* m) { return false; }
+  // Submits what m's goroutines queued and collects what completed, without blocking; cheap
+  // (a few loads) when nothing is pending.
+  virtual G* poll_own(M* m, uint32_t* n) {
     *n = 0;
     return nullptr;
   }
+  // Sleeps in m's ring until its parker is unparked, an operation completes, `timeout_ns`
+  // passes (-1: none) or, with `watch_fds`, a readiness fd is ready. Returns the ready
+  // goroutines (like poll); the parker's permit is left for the caller to take.
+  virtual G* park_m(M* m, int64_t timeout_ns, bool watch_fds, uint32_t* n) {
+    *n = 0;
+    return nullptr;
+  }
+  // Before m blocks its thread (gort::blocking): cancels its operations and waits for their
+  // completions, so no goroutine waits behind a thread that cannot reap; returns them to ready
+  // (a cancelled one resubmits on whichever M runs it next).
+  virtual G* release_ring_ops(M* m, uint32_t* n) {
+    *n = 0;
+    return nullptr;
+  }
+  // m's thread is leaving (shutdown): cancels and drains its ring, dropping the goroutines
+  // (they are abandoned with the runtime; their stacks must not be written afterwards), and
+  // closes it.
+  virtual void thread_exit(M* m) {}
 };
 
 }  // namespace gort::rt::netpoll

@@ -40,19 +40,15 @@ EpollBackend::EpollBackend() {
   }
 }
 
-int EpollBackend::add_special(int fd, uint32_t id) {
+int EpollBackend::register_fd(PollDesc* pd, uint32_t events, bool modify) {
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLET;
-  ev.data.u64 = kSpecialToken | id;
-  return epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : errno;
+  ev.events = events | EPOLLET;
+  ev.data.u64 = pd->token();
+  return epoll_ctl(epfd_, modify ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, pd->fd, &ev) == 0 ? 0 : errno;
 }
 
 int EpollBackend::add(PollDesc* pd) {
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-  ev.data.u64 = pd->token();
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, pd->fd, &ev) != 0) return errno;
-  return 0;
+  return register_fd(pd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, false);
 }
 
 void EpollBackend::remove(PollDesc* pd) {
@@ -61,6 +57,10 @@ void EpollBackend::remove(PollDesc* pd) {
 }
 
 G* EpollBackend::poll(int64_t timeout_ns, uint32_t* n) {
+  return poll_events(timeout_ns, timeout_ns != 0, n);
+}
+
+G* EpollBackend::poll_events(int64_t timeout_ns, bool drain_wake, uint32_t* n) {
   epoll_event events[kMaxEvents];
   int got = wait(events, timeout_ns);
   G* head = nullptr;
@@ -68,15 +68,11 @@ G* EpollBackend::poll(int64_t timeout_ns, uint32_t* n) {
   for (int i = 0; i < got; ++i) {
     const uint64_t token = events[i].data.u64;
     if (token == kWakeToken) {
-      if (timeout_ns != 0) {
+      if (drain_wake) {
         uint64_t v;
         (void)!read(wakefd_, &v, sizeof v);
         wake_pending_.store(false, std::memory_order_seq_cst);
       }
-      continue;
-    }
-    if ((token & kSpecialToken) != 0) {
-      on_special(static_cast<uint32_t>(token), &head, &count);
       continue;
     }
     PollDesc* pd = pd_from_token(token);

@@ -1,5 +1,6 @@
-// EpollBackend: the readiness backend, also the base of the io_uring backend (which adds ring
-// fds to the same epoll set; see uring_backend.cpp). Design notes in epoll_backend.cpp.
+// EpollBackend: the readiness backend, also the base of the io_uring backend (which serves the
+// readiness path, Pollable and connect among others, from the same epoll set; see
+// uring_backend.cpp). Design notes in epoll_backend.cpp.
 #pragma once
 
 #include <sys/epoll.h>
@@ -12,8 +13,6 @@
 namespace gort::rt::netpoll {
 
 constexpr uint64_t kWakeToken = ~uint64_t{0};
-// Tokens with the top bit set (other than kWakeToken) belong to subclasses (ring fds).
-constexpr uint64_t kSpecialToken = uint64_t{1} << 63;
 constexpr int kMaxEvents = 128;
 
 class EpollBackend : public Backend {
@@ -26,11 +25,12 @@ class EpollBackend : public Backend {
   void wake() override;
 
  protected:
-  // A subclass's own fd in the set (token: kSpecialToken | id).
-  int add_special(int fd, uint32_t id);
-  // Events for such tokens; appends ready goroutines to the list.
-  virtual void on_special(uint32_t id, G** head, uint32_t* n) {}
+  // Registers pd->fd with `events` (EPOLLET added), or changes its registration.
+  int register_fd(PollDesc* pd, uint32_t events, bool modify);
   int wait(epoll_event* events, int64_t timeout_ns);
+  // poll() with a say in draining the wake-up eventfd (the M that sleeps for the set does).
+  G* poll_events(int64_t timeout_ns, bool drain_wake, uint32_t* n);
+  int epoll_fd() const { return epfd_; }
 
  private:
   int epfd_ = -1;

@@ -20,6 +20,7 @@ namespace {
 std::mutex init_mu;
 std::atomic<Backend*> g_backend{nullptr};  // set once (release), never replaced
 std::atomic<int64_t> g_waiters{0};
+std::atomic<int64_t> g_ring_waiters{0};    // relaxed: only a hint for polling
 std::atomic<int64_t> g_last_poll{1};       // 0 while an M blocks in poll()
 std::string g_auto_note;                   // set once under init_mu, before g_backend
 std::atomic<bool> g_announced{false};
@@ -91,6 +92,11 @@ const char* backend_name() {
 int64_t waiters() { return g_waiters.load(std::memory_order_seq_cst); }
 void waiter_added() { g_waiters.fetch_add(1, std::memory_order_seq_cst); }
 void waiter_removed() { g_waiters.fetch_sub(1, std::memory_order_seq_cst); }
+void ring_waiter_added() { g_ring_waiters.fetch_add(1, std::memory_order_relaxed); }
+void ring_waiter_removed() { g_ring_waiters.fetch_sub(1, std::memory_order_relaxed); }
+int64_t readiness_waiters() {
+  return g_waiters.load(std::memory_order_seq_cst) - g_ring_waiters.load(std::memory_order_relaxed);
+}
 
 G* poll(int64_t timeout_ns, uint32_t* n) {
   *n = 0;
@@ -102,10 +108,37 @@ G* poll(int64_t timeout_ns, uint32_t* n) {
   return list;
 }
 
-G* poll_own(int p_id, uint32_t* n) {
+bool has_ring(M* m) {
+  Backend* b = backend();
+  return b != nullptr && b->has_ring(m);
+}
+
+G* poll_own(M* m, uint32_t* n) {
   *n = 0;
   Backend* b = backend();
-  return b ? b->poll_own(p_id, n) : nullptr;
+  return b ? b->poll_own(m, n) : nullptr;
+}
+
+G* park_m(M* m, int64_t timeout_ns, bool watch_fds, uint32_t* n) {
+  *n = 0;
+  Backend* b = backend();
+  if (b == nullptr) return nullptr;
+  // The M watching the epoll set counts as blocked in the poller (find_runnable skips its own
+  // non-blocking poll then; sysmon's 10 ms rule waits).
+  if (watch_fds) g_last_poll.store(0, std::memory_order_seq_cst);
+  G* list = b->park_m(m, timeout_ns, watch_fds, n);
+  if (watch_fds) g_last_poll.store(now_ns(), std::memory_order_relaxed);
+  return list;
+}
+
+G* release_ring_ops(M* m, uint32_t* n) {
+  *n = 0;
+  Backend* b = backend();
+  return b ? b->release_ring_ops(m, n) : nullptr;
+}
+
+void thread_exit(M* m) {
+  if (Backend* b = backend()) b->thread_exit(m);
 }
 
 void wake_poller() {
@@ -113,9 +146,10 @@ void wake_poller() {
 }
 
 void forget_waiters() {
-  if (Backend* b = backend()) b->quiesce();
+  // (Ring operations were drained by their Ms' thread_exit.)
   pd_forget_all_waiters();
   g_waiters.store(0, std::memory_order_seq_cst);
+  g_ring_waiters.store(0, std::memory_order_relaxed);
   g_last_poll.store(1, std::memory_order_relaxed);
 }
 

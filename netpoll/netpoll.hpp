@@ -17,6 +17,7 @@
 
 namespace gort::rt {
 struct G;
+struct M;
 }
 
 namespace gort::rt::netpoll {
@@ -39,12 +40,29 @@ int64_t waiters();
 void waiter_added();
 void waiter_removed();
 
+// Of those, the ones waiting for a ring operation (io_uring) rather than readiness; the rest
+// is what a non-blocking epoll poll can find.
+void ring_waiter_added();
+void ring_waiter_removed();
+int64_t readiness_waiters();
+
 // Polls (0: non-blocking; -1: until woken; else ns) and returns the ready goroutines, still
 // kWaiting, linked through G::sched_next; *n is their count.
 G* poll(int64_t timeout_ns, uint32_t* n);
-// For the M holding P `p_id`: submits its queued ring operations and collects its completions
-// without blocking (io_uring; nothing for epoll).
-G* poll_own(int p_id, uint32_t* n);
+
+// Per-M rings (io_uring backend; no-ops otherwise). All of these run on m's own thread.
+// m has a ring: it must sleep through park_m (its completions wake it there).
+bool has_ring(M* m);
+// Submits m's queued ring operations and collects its completions, without blocking.
+G* poll_own(M* m, uint32_t* n);
+// Sleeps in m's ring until unparked, a completion, the timeout (-1: none) or, with
+// `watch_fds`, readiness in the epoll set (the M holding the poller role). Leaves the permit.
+G* park_m(M* m, int64_t timeout_ns, bool watch_fds, uint32_t* n);
+// Before m blocks its thread: its in-flight operations end (cancelled) and their goroutines
+// come back to be readied; they resubmit elsewhere.
+G* release_ring_ops(M* m, uint32_t* n);
+// m's thread ends: drains and closes its ring.
+void thread_exit(M* m);
 // Breaks a blocked poll() (any thread).
 void wake_poller();
 // After a runtime stopped: drops every parked goroutine from the descriptors (they were

@@ -101,6 +101,7 @@ PollDesc* pd_open(int fd, int* err) {
   pd->wg.store(kPdNil, std::memory_order_relaxed);
   pd->closing.store(false, std::memory_order_relaxed);
   pd->hangup.store(false, std::memory_order_relaxed);
+  pd->watched.store(false, std::memory_order_relaxed);
   pd->registered = false;
   Backend* b = backend();
   if (b == nullptr) {
@@ -158,6 +159,7 @@ G* pd_unblock(PollDesc* pd, Mode mode, bool ioready) {
 }
 
 WaitResult pd_wait(PollDesc* pd, Mode mode, int64_t deadline_ns) {
+  backend()->before_wait(pd);
   std::atomic<uintptr_t>& w = pd->word(mode);
   uintptr_t old = w.load(std::memory_order_seq_cst);
   for (;;) {
@@ -203,8 +205,7 @@ WaitResult pd_wait(PollDesc* pd, Mode mode, int64_t deadline_ns) {
 
 void pd_evict(PollDesc* pd) {
   pd->closing.store(true, std::memory_order_seq_cst);
-  // Operations the kernel runs for us (io_uring) end with -ECANCELED; their goroutines then see
-  // `closing`.
+  // Operations the kernel runs for us (io_uring) end early; their goroutines then see `closing`.
   if (pd->ring_ops.load(std::memory_order_seq_cst) > 0) backend()->cancel(pd);
   if (G* g = pd_unblock(pd, Mode::kRead, false)) ready_waiter(g);
   if (G* g = pd_unblock(pd, Mode::kWrite, false)) ready_waiter(g);

@@ -51,10 +51,13 @@ struct PollDesc {
   std::atomic<bool> closing{false};
   PollDesc* next_free = nullptr;       // pool free list (pool lock)
   bool registered = false;             // the backend knows the fd (epoll: added)
-  std::atomic<int32_t> ring_ops{0};
+  std::atomic<int32_t> ring_ops{0};    // io_uring operations in flight on this fd (cancel)
+  // io_uring backend: the fd's readiness is watched in epoll (set at the first readiness wait;
+  // until then epoll knows the fd without interest, so ring traffic raises no epoll events).
+  std::atomic<bool> watched{false};
   // The peer ended its side or the socket failed (EPOLLRDHUP/HUP/ERR seen): sticky, so a read
   // after a short read still makes the syscall that returns 0 or the error (socket.hpp).
-  std::atomic<bool> hangup{false};    // io_uring operations in flight on this fd (cancel)
+  std::atomic<bool> hangup{false};
 
   std::atomic<uintptr_t>& word(Mode m) { return m == Mode::kRead ? rg : wg; }
   // (seq, index); seq keeps 31 bits so the top bit stays free for backend-private tokens.

@@ -1,26 +1,40 @@
-// The io_uring backend: a proactor for the hot socket operations, on top of the epoll backend.
+// The io_uring backend: a proactor for the hot socket operations, one ring per M.
 //
 // What runs where:
 //   - recv, send and accept of goroutines run as ring operations: the goroutine prepares an SQE
-//     on its P's ring and parks; the completion readies it with the result. Nothing is tried
+//     on its M's ring and parks; the completion readies it with the result. Nothing is tried
 //     with a syscall first, so a message costs no recv/send syscall of its own (probes Q2).
 //   - everything else (connect, UDP, Pollable, threads outside the runtime, goroutines inside
-//     gort::blocking) uses the readiness path of the epoll base class; the fds stay registered
-//     there too, so both paths work on every socket.
+//     gort::blocking) uses the readiness path of the epoll base class. Every fd is added to that
+//     epoll set without interest at first and gets its interest at its first readiness wait
+//     (before_wait), so ring traffic raises no epoll events nobody wants.
 //
-// Rings. One ring per P, created on the P's first operation and kept for the process. No
-// SINGLE_ISSUER: the ring's owner changes with the P, and close() cancels from any thread; a
-// SpinLock per ring serializes SQ and CQ access (uncontended in the common case: only the M
-// holding the P touches its ring, except close() and pollers reaping an idle P's ring).
+// Rings are per M, SINGLE_ISSUER | DEFER_TASKRUN. Why not per P: the kernel finishes a socket
+// operation with task_work on the thread that submitted it. With rings that travel with a P,
+// that thread is often asleep on its futex by then, and each completion costs a wake-up of that
+// thread plus one of the poller (measured: io_uring then lost to epoll by 25-40%). With the
+// ring bound to its thread, DEFER_TASKRUN keeps the completion work queued until that thread
+// asks for it: an M that is running goroutines picks it up at its next look beyond its run
+// queue (poll_own; IORING_SQ_TASKRUN in the shared flags says when a syscall is worth it),
+// and an idle M sleeps *in its ring* (park_m), so a completion wakes exactly the thread that
+// will run its goroutine. The M is woken for other reasons through an IORING_OP_FUTEX_WAIT on
+// its parker's word, armed in the same ring: a plain futex wake (Parker::unpark) completes it.
+// Only the owner thread touches its ring, so there are no locks.
 //
-// Batching. SQEs are not submitted one by one: they accumulate while the P runs other goroutines
-// and go in with one io_uring_enter when the P's M looks beyond its run queue (poll_own, in
-// find_runnable), when 32 are pending, or by sysmon's poll after 10 ms of nobody polling.
+// Costs of binding operations to a thread, and what handles them:
+//   - an M about to block its thread (gort::blocking) cancels its operations first and readies
+//     their goroutines, which resubmit wherever they run next (release_ring_ops);
+//   - close() from any thread cannot submit to another M's ring: it shuts the socket down
+//     (shutdown(2)), which ends every operation on it in every ring; the goroutines see the
+//     descriptor closing (cancel);
+//   - an M that runs one goroutine for long (no preemption point) delays the completions in its
+//     ring, like the goroutines queued behind it. The hog detector reports such goroutines.
+//   - at shutdown each M cancels and drains its ring before its thread ends (thread_exit), so
+//     the kernel never writes into a recycled stack.
 //
-// Completions. Each ring fd sits in the epoll set (edge-triggered; io_uring signals POLLIN on
-// every CQE posted), so the M blocked in the poller wakes for any ring and reaps it (waiting for
-// the ring's lock: its holder may already be past its own reap). An M with a P reaps its own
-// ring in poll_own without a syscall (a CQ peek).
+// Batching. SQEs accumulate while the M runs goroutines and go in with one io_uring_enter when
+// the M looks beyond its run queue (poll_own, which also runs the deferred completions), when
+// kFlushAt are pending, or when the M goes to sleep in its ring.
 //
 // Per-operation state (UringOp) lives on the parked goroutine's stack. Its `word` follows the
 // PollDesc protocol (poll_desc.hpp): kPdWait until the goroutine commits to parking (-> G*), the
@@ -29,31 +43,42 @@
 // linked timeouts (absolute CLOCK_MONOTONIC): the operation ends with -ECANCELED and the
 // goroutine maps that to timed_out when its deadline has passed.
 #include <liburing.h>
-#include <sys/utsname.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "netpoll/backends.hpp"
 #include "netpoll/epoll_backend.hpp"
 #include "netpoll/netpoll.hpp"
 #include "runtime/machine.hpp"
-#include "runtime/processor.hpp"
 #include "runtime/sched.hpp"
-#include "runtime/spin_lock.hpp"
 
 namespace gort::rt::netpoll {
 
 namespace {
 
 constexpr unsigned kRingEntries = 1024;
+constexpr unsigned kCqEntries = 8192;  // 10k idle connections' recvs may complete together
 constexpr uint32_t kFlushAt = 32;
-constexpr uint32_t kMaxRings = 4096;
+
+// Newer than liburing 2.3's headers (values from the kernel uapi; probes Q1).
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+constexpr uint8_t kOpFutexWait = 51;
+constexpr uint32_t kFutex2SizeU32 = 0x02;
+constexpr uint32_t kFutex2Private = 128;
+
+// user_data of the M's own requests; 0 marks requests whose completion needs nothing (linked
+// timeouts, cancels). Goroutine operations carry their UringOp* (8-aligned, never 0-2).
+constexpr uint64_t kFutexTag = 1;
+constexpr uint64_t kEpollTag = 2;
 
 struct UringOp {
   std::atomic<uintptr_t> word{kPdWait};
@@ -61,12 +86,17 @@ struct UringOp {
   __kernel_timespec ts{};
 };
 
-struct Ring {
+// One M's ring. Touched only by that M's thread.
+struct MRing {
   io_uring ring{};
-  SpinLock lock;
-  uint32_t unsubmitted = 0;  // under lock
-  uint32_t inflight = 0;     // operations (not timeouts or cancels) without their CQE yet; lock
+  uint32_t unsubmitted = 0;
+  uint32_t inflight = 0;      // goroutine operations without their CQE yet
+  bool futex_armed = false;   // the FUTEX_WAIT on the parker word is in the ring
+  bool epoll_armed = false;   // a POLL_ADD on the epoll fd is in the ring
+  bool fds_ready = false;     // that POLL_ADD completed: the epoll set has events
 };
+
+MRing* ring_ptr(M* m) { return static_cast<MRing*>(m->io_ring); }
 
 void commit_op(G* g, void* arg) {
   auto* op = static_cast<UringOp*>(arg);
@@ -74,9 +104,20 @@ void commit_op(G* g, void* arg) {
   if (op->word.compare_exchange_strong(expected, reinterpret_cast<uintptr_t>(g),
                                        std::memory_order_seq_cst)) {
     waiter_added();
+    ring_waiter_added();
     return;
   }
   ready(g);  // completed before we were switched out
+}
+
+void link(G** head, uint32_t* count, G* list, uint32_t n) {
+  while (list != nullptr) {
+    G* g = list;
+    list = g->sched_next;
+    g->sched_next = *head;
+    *head = g;
+  }
+  *count += n;
 }
 
 class UringBackend final : public EpollBackend {
@@ -84,46 +125,59 @@ class UringBackend final : public EpollBackend {
   const char* name() const override { return "io_uring"; }
   bool runs_operations() const override { return true; }
 
+  // Known to epoll from the start (that also rejects fds epoll refuses, as with the epoll
+  // backend), but without interest until a readiness wait (before_wait).
+  int add(PollDesc* pd) override { return register_fd(pd, 0, false); }
+
+  void before_wait(PollDesc* pd) override {
+    if (pd->watched.load(std::memory_order_acquire)) return;
+    if (pd->watched.exchange(true, std::memory_order_acq_rel)) return;
+    // MOD reports a readiness that is already there, so nothing that happened before is lost.
+    register_fd(pd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, true);
+  }
+
   int64_t run_op(PollDesc* pd, OpRequest& req) override {
     M* m = current_m();
-    P* p = m->p;
-    Ring* r = ring_for(p->id);
+    MRing* r = ring_of(m);
     if (r == nullptr) return -EAGAIN;  // no ring: the caller uses the readiness path
+    // Against close (store-buffering with pd_evict: closing, then ring_ops): either the closer
+    // sees our count and shuts the socket down, or we see `closing` and do not submit.
+    pd->ring_ops.fetch_add(1, std::memory_order_seq_cst);
+    if (pd->closing.load(std::memory_order_seq_cst)) {
+      pd->ring_ops.fetch_sub(1, std::memory_order_seq_cst);
+      return -ECANCELED;
+    }
     UringOp op;
     const bool timed = req.deadline_ns != kNoTimer;
     if (timed) {
       op.ts.tv_sec = req.deadline_ns / 1000000000;
       op.ts.tv_nsec = req.deadline_ns % 1000000000;
     }
-    pd->ring_ops.fetch_add(1, std::memory_order_seq_cst);
-    {
-      std::lock_guard<SpinLock> lock(r->lock);
-      io_uring_sqe* sqe = get_sqe(r, timed ? 2 : 1);
-      switch (req.kind) {
-        case OpKind::kRecv:
-          io_uring_prep_recv(sqe, pd->fd, req.buf, req.len, 0);
-          break;
-        case OpKind::kSend:
-          io_uring_prep_send(sqe, pd->fd, req.buf, req.len, MSG_NOSIGNAL);
-          break;
-        case OpKind::kAccept:
-          io_uring_prep_accept(sqe, pd->fd, static_cast<sockaddr*>(req.addr),
-                               reinterpret_cast<socklen_t*>(req.addrlen),
-                               SOCK_NONBLOCK | SOCK_CLOEXEC);
-          break;
-      }
-      io_uring_sqe_set_data(sqe, &op);
-      ++r->unsubmitted;
-      ++r->inflight;
-      if (timed) {
-        sqe->flags |= IOSQE_IO_LINK;
-        io_uring_sqe* t = io_uring_get_sqe(&r->ring);  // reserved by get_sqe
-        io_uring_prep_link_timeout(t, &op.ts, IORING_TIMEOUT_ABS);
-        io_uring_sqe_set_data(t, nullptr);
-        ++r->unsubmitted;
-      }
-      if (r->unsubmitted >= kFlushAt) submit_locked(r);
+    io_uring_sqe* sqe = get_sqe(r, timed ? 2 : 1);
+    switch (req.kind) {
+      case OpKind::kRecv:
+        io_uring_prep_recv(sqe, pd->fd, req.buf, req.len, 0);
+        break;
+      case OpKind::kSend:
+        io_uring_prep_send(sqe, pd->fd, req.buf, req.len, MSG_NOSIGNAL);
+        break;
+      case OpKind::kAccept:
+        io_uring_prep_accept(sqe, pd->fd, static_cast<sockaddr*>(req.addr),
+                             reinterpret_cast<socklen_t*>(req.addrlen),
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+        break;
     }
+    io_uring_sqe_set_data(sqe, &op);
+    ++r->unsubmitted;
+    ++r->inflight;
+    if (timed) {
+      sqe->flags |= IOSQE_IO_LINK;
+      io_uring_sqe* t = io_uring_get_sqe(&r->ring);  // reserved by get_sqe
+      io_uring_prep_link_timeout(t, &op.ts, IORING_TIMEOUT_ABS);
+      io_uring_sqe_set_data64(t, 0);
+      ++r->unsubmitted;
+    }
+    if (r->unsubmitted >= kFlushAt) submit(r);
     G* g = m->curg;
     g->wait_reason = req.kind == OpKind::kSend ? "IO wait (io_uring send)"
                      : req.kind == OpKind::kAccept ? "IO wait (io_uring accept)"
@@ -135,72 +189,96 @@ class UringBackend final : public EpollBackend {
     return op.res;
   }
 
-  void cancel(PollDesc* pd) override {
-    const uint32_t n = nrings_.load(std::memory_order_acquire);
-    for (uint32_t i = 0; i < n; ++i) {
-      Ring* r = rings_[i].load(std::memory_order_acquire);
-      if (r == nullptr) continue;
-      std::lock_guard<SpinLock> lock(r->lock);
-      io_uring_sqe* sqe = get_sqe(r, 1);
-      io_uring_prep_cancel_fd(sqe, pd->fd, IORING_ASYNC_CANCEL_ALL);
-      io_uring_sqe_set_data(sqe, nullptr);
-      ++r->unsubmitted;
-      submit_locked(r);
-    }
-  }
+  // Any thread, so no ring: shutdown(2) ends every operation on the socket, whichever ring it
+  // sits in (recv -> 0, send -> EPIPE, accept -> EINVAL); the goroutines then see `closing`.
+  // The socket is being closed anyway, so the peer sees nothing it would not see from close.
+  void cancel(PollDesc* pd) override { ::shutdown(pd->fd, SHUT_RDWR); }
 
-  void quiesce() override {
-    const uint32_t count = nrings_.load(std::memory_order_acquire);
-    for (uint32_t i = 0; i < count; ++i) {
-      Ring* r = rings_[i].load(std::memory_order_acquire);
-      if (r == nullptr) continue;
-      std::lock_guard<SpinLock> lock(r->lock);
-      if (r->inflight == 0) {
-        if (r->unsubmitted > 0) submit_locked(r);
-        continue;
-      }
-      io_uring_sqe* sqe = get_sqe(r, 1);
-      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-      io_uring_sqe_set_data(sqe, nullptr);
-      submit_locked(r);
-      G* dropped = nullptr;
-      uint32_t n = 0;
-      for (int spins = 0; r->inflight > 0 && spins < 10000; ++spins) {
-        io_uring_cqe* cqe = nullptr;
-        __kernel_timespec ts{0, 1000000};
-        io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
-        reap_locked(r, &dropped, &n);  // abandoned with the runtime: not readied
-      }
-    }
-  }
+  bool has_ring(M* m) override { return m->io_ring != nullptr; }
 
-  G* poll_own(int p_id, uint32_t* n) override {
+  G* poll_own(M* m, uint32_t* n) override {
     *n = 0;
-    if (static_cast<uint32_t>(p_id) >= nrings_.load(std::memory_order_acquire)) return nullptr;
-    Ring* r = rings_[p_id].load(std::memory_order_acquire);
+    MRing* r = ring_ptr(m);
     if (r == nullptr) return nullptr;
+    const unsigned flags = IO_URING_READ_ONCE(*r->ring.sq.kflags);
+    if (r->unsubmitted > 0 || (flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0) {
+      enter(r, /*wait=*/false, -1);
+    } else if (io_uring_cq_ready(&r->ring) == 0) {
+      return nullptr;
+    }
     G* head = nullptr;
-    std::lock_guard<SpinLock> lock(r->lock);
-    if (r->unsubmitted > 0) submit_locked(r);
-    reap_locked(r, &head, n);
+    reap(r, &head, n, true);
     return head;
   }
 
-  G* poll(int64_t timeout_ns, uint32_t* n) override {
+  G* park_m(M* m, int64_t timeout_ns, bool watch_fds, uint32_t* n) override {
+    *n = 0;
+    MRing* r = ring_ptr(m);
+    if (r == nullptr) return nullptr;
+    if (!r->futex_armed) {
+      // Completes when Parker::unpark wakes the word, or at once if the permit is already set
+      // (the kernel compares the word with 0 under the futex bucket lock, like futex_wait).
+      io_uring_sqe* sqe = get_sqe(r, 1);
+      io_uring_prep_rw(kOpFutexWait, sqe, static_cast<int>(kFutex2SizeU32 | kFutex2Private),
+                       m->parker.word(), 0, 0);
+      sqe->addr3 = 0xffffffffu;  // the futex2 bitset: any waker
+      io_uring_sqe_set_data64(sqe, kFutexTag);
+      ++r->unsubmitted;
+      r->futex_armed = true;
+    }
+    if (watch_fds && !r->epoll_armed) {
+      io_uring_sqe* sqe = get_sqe(r, 1);
+      io_uring_prep_poll_add(sqe, epoll_fd(), POLLIN);
+      io_uring_sqe_set_data64(sqe, kEpollTag);
+      ++r->unsubmitted;
+      r->epoll_armed = true;
+    }
+    enter(r, /*wait=*/true, timeout_ns);
     G* head = nullptr;
-    uint32_t count = 0;
-    // Without blocking (sysmon, find_runnable): flush and reap every ring nobody holds.
-    if (timeout_ns == 0) sweep(&head, &count);
-    uint32_t more = 0;
-    G* list = EpollBackend::poll(timeout_ns, &more);
-    append(&head, &count, list, more);
-    *n = count;
+    reap(r, &head, n, true);
+    if (r->fds_ready) {
+      r->fds_ready = false;
+      uint32_t more = 0;
+      G* list = poll_events(0, /*drain_wake=*/true, &more);
+      link(&head, n, list, more);
+    }
     return head;
+  }
+
+  G* release_ring_ops(M* m, uint32_t* n) override {
+    *n = 0;
+    MRing* r = ring_ptr(m);
+    if (r == nullptr || r->inflight == 0) return nullptr;
+    G* head = nullptr;
+    drain(r, &head, n, true);
+    return head;
+  }
+
+  void thread_exit(M* m) override {
+    MRing* r = ring_ptr(m);
+    if (r == nullptr) return;
+    G* dropped = nullptr;
+    uint32_t n = 0;
+    drain(r, &dropped, &n, false);  // abandoned with the runtime: not readied
+    io_uring_queue_exit(&r->ring);
+    delete r;
+    m->io_ring = nullptr;
   }
 
   bool init(std::string* why) {
     io_uring probe_ring;
-    int rc = io_uring_queue_init(8, &probe_ring, 0);
+    io_uring_params params{};
+    params.flags = ring_flags();
+    int rc = io_uring_queue_init_params(8, &probe_ring, &params);
+    if (rc == -EINVAL) {
+      // Tell "no io_uring at all" from "too old for what this backend needs".
+      io_uring plain;
+      if (io_uring_queue_init(8, &plain, 0) == 0) {
+        io_uring_queue_exit(&plain);
+        *why = "the kernel lacks IORING_SETUP_SINGLE_ISSUER/DEFER_TASKRUN (Linux 6.1+)";
+        return false;
+      }
+    }
     if (rc < 0) {
       *why = describe_failure(-rc);
       return false;
@@ -209,43 +287,45 @@ class UringBackend final : public EpollBackend {
     bool ok = probe != nullptr;
     const char* missing = nullptr;
     if (ok) {
-      for (auto [op, name] : {std::pair{IORING_OP_RECV, "RECV"}, {IORING_OP_SEND, "SEND"},
-                              {IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT"},
-                              {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"}}) {
+      for (auto [op, opname] : {std::pair<int, const char*>{IORING_OP_RECV, "RECV"},
+                                {IORING_OP_SEND, "SEND"},
+                                {IORING_OP_ACCEPT, "ACCEPT"},
+                                {IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT"},
+                                {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+                                {IORING_OP_POLL_ADD, "POLL_ADD"},
+                                {kOpFutexWait, "FUTEX_WAIT (Linux 6.7+)"}}) {
         if (!io_uring_opcode_supported(probe, op)) {
           ok = false;
-          missing = name;
+          missing = opname;
           break;
         }
       }
       io_uring_free_probe(probe);
     }
-    const bool fast_poll = (probe_ring.features & IORING_FEAT_FAST_POLL) != 0;
+    const uint32_t features = probe_ring.features;
     io_uring_queue_exit(&probe_ring);
     if (!ok) {
       *why = missing ? std::string("the kernel lacks IORING_OP_") + missing
                      : std::string("the kernel cannot probe io_uring opcodes");
       return false;
     }
-    if (!fast_poll) {
+    if ((features & IORING_FEAT_FAST_POLL) == 0) {
       *why = "the kernel lacks IORING_FEAT_FAST_POLL (socket operations would block a kernel worker)";
+      return false;
+    }
+    if ((features & IORING_FEAT_EXT_ARG) == 0) {
+      *why = "the kernel lacks IORING_FEAT_EXT_ARG (timed waits)";
       return false;
     }
     return true;
   }
 
- protected:
-  void on_special(uint32_t id, G** head, uint32_t* n) override {
-    if (id >= nrings_.load(std::memory_order_acquire)) return;
-    Ring* r = rings_[id].load(std::memory_order_acquire);
-    if (r == nullptr) return;
-    // Not try_lock: the holder may be past its last reap (cancel, or a submit whose operations
-    // completed inline), and the edge-triggered event will not come again. Holds are short.
-    std::lock_guard<SpinLock> lock(r->lock);
-    reap_locked(r, head, n);
+ private:
+  static unsigned ring_flags() {
+    return IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+           IORING_SETUP_SUBMIT_ALL;
   }
 
- private:
   static std::string describe_failure(int err) {
     std::string why = std::string("io_uring_setup failed: ") + std::strerror(err);
     if (FILE* f = std::fopen("/proc/sys/kernel/io_uring_disabled", "r")) {
@@ -259,43 +339,77 @@ class UringBackend final : public EpollBackend {
     return why;
   }
 
-  static void append(G** head, uint32_t* count, G* list, uint32_t n) {
-    while (list != nullptr) {
-      G* g = list;
-      list = g->sched_next;
-      g->sched_next = *head;
-      *head = g;
+  // The calling M's ring, created on its first operation (on its own thread: SINGLE_ISSUER
+  // binds the ring to the creating thread). Null if the kernel refuses one (memory limits):
+  // that M then uses the readiness path.
+  MRing* ring_of(M* m) {
+    if (m->io_ring != nullptr) return ring_ptr(m);
+    if (m->io_ring_failed) return nullptr;
+    auto fresh = std::make_unique<MRing>();
+    io_uring_params params{};
+    params.flags = ring_flags() | IORING_SETUP_CQSIZE;
+    params.cq_entries = kCqEntries;
+    if (io_uring_queue_init_params(kRingEntries, &fresh->ring, &params) < 0) {
+      m->io_ring_failed = true;
+      return nullptr;
     }
-    *count += n;
+    m->io_ring = fresh.release();
+    return ring_ptr(m);
   }
 
   // An SQE with room for `need` consecutive entries (a linked timeout needs two).
-  io_uring_sqe* get_sqe(Ring* r, unsigned need) {
-    while (io_uring_sq_space_left(&r->ring) < need) submit_locked(r);
+  io_uring_sqe* get_sqe(MRing* r, unsigned need) {
+    while (io_uring_sq_space_left(&r->ring) < need) submit(r);
     return io_uring_get_sqe(&r->ring);
   }
 
-  void submit_locked(Ring* r) {
+  void submit(MRing* r) { enter(r, false, -1); }
+
+  // Submits what is queued and runs the deferred completion work; with `wait`, sleeps until
+  // one CQE is there (or timeout_ns passes, -1: none).
+  void enter(MRing* r, bool wait, int64_t timeout_ns) {
     for (;;) {
-      const int rc = io_uring_submit(&r->ring);
-      if (rc >= 0 || (rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)) break;
-      // EBUSY/EAGAIN: the CQ is backed up; reaping happens elsewhere, so just retry.
+      int rc;
+      if (!wait) {
+        rc = io_uring_submit_and_get_events(&r->ring);
+      } else if (timeout_ns < 0) {
+        rc = io_uring_submit_and_wait(&r->ring, 1);
+      } else {
+        __kernel_timespec ts{timeout_ns / 1000000000, timeout_ns % 1000000000};
+        io_uring_cqe* cqe = nullptr;
+        rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, &ts, nullptr);
+      }
+      // EBUSY/EAGAIN: completions are backed up; the caller reaps them next. EINTR: a signal.
+      if (rc == -EINTR && !wait) continue;
+      break;
     }
-    r->unsubmitted = 0;
+    r->unsubmitted = io_uring_sq_ready(&r->ring);
   }
 
-  void reap_locked(Ring* r, G** head, uint32_t* n) {
+  void reap(MRing* r, G** head, uint32_t* n, bool keep) {
     io_uring_cqe* cqe;
     unsigned seen = 0;
     unsigned hd;
     io_uring_for_each_cqe(&r->ring, hd, cqe) {
       ++seen;
-      auto* op = static_cast<UringOp*>(io_uring_cqe_get_data(cqe));
-      if (op == nullptr) continue;  // a linked timeout or a cancel request
+      const uint64_t tag = cqe->user_data;
+      if (tag == 0) continue;
+      if (tag == kFutexTag) {
+        r->futex_armed = false;
+        continue;
+      }
+      if (tag == kEpollTag) {
+        r->epoll_armed = false;
+        r->fds_ready = true;
+        continue;
+      }
+      auto* op = reinterpret_cast<UringOp*>(tag);
       --r->inflight;
       op->res = cqe->res;
       const uintptr_t old = op->word.exchange(kPdReady, std::memory_order_seq_cst);
       if (old != kPdWait && old != kPdReady && old != kPdNil) {
+        ring_waiter_removed();
+        if (!keep) continue;
         G* g = reinterpret_cast<G*>(old);
         g->sched_next = *head;
         *head = g;
@@ -305,50 +419,26 @@ class UringBackend final : public EpollBackend {
     if (seen) io_uring_cq_advance(&r->ring, seen);
   }
 
-  void sweep(G** head, uint32_t* n) {
-    const uint32_t count = nrings_.load(std::memory_order_acquire);
-    for (uint32_t i = 0; i < count; ++i) {
-      Ring* r = rings_[i].load(std::memory_order_acquire);
-      if (r == nullptr || !r->lock.try_lock()) continue;
-      if (r->unsubmitted > 0) submit_locked(r);
-      reap_locked(r, head, n);
-      r->lock.unlock();
+  // Cancels everything in the ring (goroutine operations, the futex wait, the epoll poll) and
+  // reaps until all of it has completed, so the ring holds nothing that points at a stack.
+  void drain(MRing* r, G** head, uint32_t* n, bool keep) {
+    reap(r, head, n, keep);
+    if (r->inflight == 0 && !r->futex_armed && !r->epoll_armed) {
+      if (r->unsubmitted > 0) submit(r);
+      return;
+    }
+    io_uring_sqe* sqe = get_sqe(r, 1);
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, 0);
+    ++r->unsubmitted;
+    // Cancelled requests complete at once; the bound only guards against a kernel that keeps
+    // one (10 s, then the ring is left as it is).
+    for (int rounds = 0; rounds < 10000; ++rounds) {
+      enter(r, /*wait=*/true, 1000000);
+      reap(r, head, n, keep);
+      if (r->inflight == 0 && !r->futex_armed && !r->epoll_armed) break;
     }
   }
-
-  Ring* ring_for(int p_id) {
-    if (static_cast<uint32_t>(p_id) >= kMaxRings) return nullptr;
-    Ring* r = rings_[p_id].load(std::memory_order_acquire);
-    if (r != nullptr) return r;
-    std::lock_guard<std::mutex> lock(create_mu_);
-    r = rings_[p_id].load(std::memory_order_acquire);
-    if (r != nullptr) return r;
-    auto fresh = std::make_unique<Ring>();
-    io_uring_params params{};
-    params.flags = IORING_SETUP_SUBMIT_ALL;
-    int rc = io_uring_queue_init_params(kRingEntries, &fresh->ring, &params);
-    if (rc == -EINVAL) {  // SUBMIT_ALL unknown (pre-5.18): plain ring
-      params = io_uring_params{};
-      rc = io_uring_queue_init_params(kRingEntries, &fresh->ring, &params);
-    }
-    if (rc < 0) return nullptr;
-    if (add_special(fresh->ring.ring_fd, static_cast<uint32_t>(p_id)) != 0) {
-      io_uring_queue_exit(&fresh->ring);
-      return nullptr;
-    }
-    r = fresh.release();
-    rings_[p_id].store(r, std::memory_order_release);
-    uint32_t cur = nrings_.load(std::memory_order_relaxed);
-    while (cur <= static_cast<uint32_t>(p_id) &&
-           !nrings_.compare_exchange_weak(cur, static_cast<uint32_t>(p_id) + 1,
-                                          std::memory_order_release)) {
-    }
-    return r;
-  }
-
-  std::mutex create_mu_;
-  std::atomic<Ring*> rings_[kMaxRings] = {};  // never freed: rings live as long as the process
-  std::atomic<uint32_t> nrings_{0};
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "gort/runtime.hpp"
+#include "netpoll/netpoll.hpp"
 #include "runtime/sched.hpp"
 
 namespace gort::detail {
@@ -20,6 +21,12 @@ void blocking_enter() {
   if (m->in_blocking) {
     ++m->blocking_nest;
     return;
+  }
+  // Operations in this thread's ring (io_uring) could only complete through this thread, which
+  // is about to block: they are cancelled now and their goroutines resubmit elsewhere.
+  if (m->io_ring != nullptr) {
+    uint32_t n = 0;
+    if (G* list = netpoll::release_ring_ops(m, &n)) inject_glist(list);
   }
   P* p = m->p;
   m->curg->set_status(GStatus::kRunning, GStatus::kBlocking);

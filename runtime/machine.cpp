@@ -3,6 +3,7 @@
 
 #include <sys/prctl.h>
 
+#include "netpoll/netpoll.hpp"
 #include "runtime/sched.hpp"
 #include "runtime/stack.hpp"
 
@@ -45,6 +46,7 @@ void m_main(M* m) {
     m->p = p;
   }
   schedule_loop(m);
+  netpoll::thread_exit(m);  // its ring belongs to this thread
   set_current_m(nullptr);
 }
 

@@ -52,6 +52,8 @@ struct alignas(64) M {
   G* deferred = nullptr;        // own M only: a popped G for g0 to start (see switch_out)
   bool deferred_inherit = false;
   uint64_t rand_state = 0;
+  void* io_ring = nullptr;      // the netpoller's ring of this thread (io_uring backend), or null
+  bool io_ring_failed = false;  // the kernel refused one: this M uses the readiness path
 
   void finish_switch() {
     AfterSwitch a = after_switch;

@@ -47,8 +47,12 @@ class Parker {
   // takes the permit with try_take(); a waker unparks and then reads in_poll (store-buffering:
   // one of the two sees the other; see wake_m in sched.cpp).
   void unpark() noexcept {
-    if (permit_.exchange(1, std::memory_order_seq_cst) == 0) futex_wake(&permit_, 1);
+    if (permit_.exchange(1, std::memory_order_seq_cst) == 0) futex_wake(&permit_, 2);
   }
+  // The futex word (1: a permit is pending), for waiting on it elsewhere: the io_uring backend
+  // arms an IORING_OP_FUTEX_WAIT on it, which unpark's futex_wake completes. unpark wakes two:
+  // the thread itself and its ring's wait, should both ever wait at once.
+  std::atomic<uint32_t>* word() noexcept { return &permit_; }
   // Consumes a pending permit without sleeping.
   bool try_take() noexcept { return permit_.exchange(0, std::memory_order_seq_cst) != 0; }
 

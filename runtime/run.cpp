@@ -145,6 +145,7 @@ int run_main(std::function<int()> main, const Config& requested) {
   sysmon_start();
 
   schedule_loop(m0);
+  netpoll::thread_exit(m0);  // M0's ring, on its own thread
 
   // Every M but this one: wait for them to leave their loops.
   std::vector<std::thread> threads;

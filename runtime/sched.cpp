@@ -201,8 +201,13 @@ G* local_or_global(M* m, P* p, bool* inherit) {
   if (sched->migrate_on_yield && sched->procs > 1) return local_or_global_migrating(m, p, inherit);
   *inherit = false;
   G* g = nullptr;
-  if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 && !sched->runq.empty()) {
-    g = sched->runq.pop();
+  if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0) {
+    // Completions in this M's own ring would otherwise wait until the run queue drains.
+    if (m->io_ring != nullptr) {
+      uint32_t n = 0;
+      if (G* list = netpoll::poll_own(m, &n)) inject_glist(list);
+    }
+    if (!sched->runq.empty()) g = sched->runq.pop();
   }
   if (!g) g = p->runq.pop(inherit, p->preempt.load(std::memory_order_relaxed));
   if (!g) g = global_batch(p);
@@ -377,6 +382,21 @@ void check_deadlock() {
   std::abort();
 }
 
+// Puts an M without the poller role to sleep until unparked (consuming the permit). An M with
+// a ring (io_uring) sleeps in it instead, since only it can complete its goroutines' operations:
+// then it may also return the goroutines that completed (permit left as it was).
+G* sleep_m(M* m, uint32_t* n) {
+  *n = 0;
+  if (!netpoll::has_ring(m)) {
+    m->parker.park();
+    return nullptr;
+  }
+  for (;;) {
+    if (m->parker.try_take()) return nullptr;
+    if (G* list = netpoll::park_m(m, -1, false, n)) return list;
+  }
+}
+
 void idle_park(M* m) {
   {
     std::lock_guard<std::mutex> lock(sched->lock);
@@ -412,14 +432,19 @@ void idle_park(M* m) {
         const int64_t timeout =
             next == kNoTimer ? -1 : std::max<int64_t>(0, next - now_ns());
         m->in_poll.store(true, std::memory_order_seq_cst);
-        if (!m->parker.try_take()) polled = netpoll::poll(timeout, &npolled);
+        if (!m->parker.try_take()) {
+          // With a ring of its own (io_uring), in the ring: its completions, the epoll set and
+          // the parker all wake it there.
+          polled = netpoll::has_ring(m) ? netpoll::park_m(m, timeout, true, &npolled)
+                                        : netpoll::poll(timeout, &npolled);
+        }
         m->in_poll.store(false, std::memory_order_seq_cst);
       } else {
         const int64_t now = now_ns();
         if (next > now) m->parker.park_for(next - now);
       }
     }
-    if (!timer_role) m->parker.park();
+    if (!timer_role) polled = sleep_m(m, &npolled);
     // A wake-up may come from startm (nextp), shutdown, an armer (timer_armed) or the timeout;
     // only the first two are ordered with nextp, so it is read under the lock.
     const bool due = timer_role && now_ns() >= earliest_timer();
@@ -453,7 +478,7 @@ void idle_park(M* m) {
       return;
     }
     if (!due && polled == nullptr) continue;  // woken early (an earlier timer, a stale unpark)
-    release_timer_role();
+    if (timer_role) release_timer_role();
     timer_role = false;
     if (p != nullptr) {
       acquirep(m, p);
@@ -488,7 +513,11 @@ void reset_spinning(M* m) {
 void stop_locked_m(M* m) {
   if (m->p) handoff_p(releasep(m));
   for (;;) {
-    m->parker.park();
+    uint32_t n = 0;
+    if (G* list = sleep_m(m, &n)) {
+      inject_glist(list);  // no P here: to the global queue
+      continue;
+    }
     // Under the lock: a stale unpark from timer_armed may wake us while start_locked_m writes.
     std::lock_guard<std::mutex> lock(sched->lock);
     if (m->next_locked != nullptr || sched->shutdown.load(std::memory_order_acquire)) break;
@@ -532,18 +561,18 @@ G* find_runnable(M* m, bool* inherit) {
     check_own_timers(p);  // Go's step 2: they may ready goroutines into this P
     if (G* g = local_or_global(m, p, inherit)) return g;
 
-    // Operations this P's goroutines queued in the kernel's ring (io_uring) go in now, and what
-    // completed comes back: before anything else, since nobody else submits for this P.
-    if (netpoll::active()) {
+    // Operations this M's goroutines queued in its ring (io_uring) go in now, and what
+    // completed comes back: before anything else, since no other thread can reap this ring.
+    if (m->io_ring != nullptr) {
       uint32_t n = 0;
-      if (G* list = netpoll::poll_own(p->id, &n)) {
+      if (G* list = netpoll::poll_own(m, &n)) {
         inject_glist(list);
         if (G* g = local_or_global(m, p, inherit)) return g;
       }
     }
     // A non-blocking poll, unless an M is blocked in the poller (it gets the events anyway).
     // The blocking poll is idle_park's: one idle M waits there until the earliest timer.
-    if (netpoll::active() && netpoll::waiters() > 0 && netpoll::last_poll_ns() != 0) {
+    if (netpoll::active() && netpoll::readiness_waiters() > 0 && netpoll::last_poll_ns() != 0) {
       uint32_t n = 0;
       if (G* list = netpoll::poll(0, &n)) {
         inject_glist(list);

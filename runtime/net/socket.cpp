@@ -52,7 +52,7 @@ void Socket::leave() {
 void Socket::close() {
   // The closer holds a reference while it evicts: a woken operation that leaves meanwhile must
   // not finish the close (unregister, recycle the descriptor) under pd_evict's feet (io_uring's
-  // cancel still reads the fd for every ring).
+  // cancel still uses the fd).
   state_.fetch_add(1, std::memory_order_acq_rel);
   const uint64_t v = state_.fetch_or(kClosing, std::memory_order_acq_rel);
   if (!(v & kClosing)) {
@@ -133,11 +133,14 @@ std::optional<Result<size_t>> Socket::ring_io(Mode mode, Deadline d, rt::netpoll
     if (dl != rt::kNoTimer && dl <= rt::now_ns()) return std::nullopt;
     op->deadline_ns = dl;
     const int64_t res = b->run_op(pd, *op);
-    if (res >= 0) return Result<size_t>(static_cast<size_t>(res));
+    if (res > 0) return Result<size_t>(static_cast<size_t>(res));
+    // close() ends operations in flight by shutting the socket down (uring_backend.cpp): what
+    // looks like EOF, EPIPE or EINVAL then is the close.
+    if (closing()) return Result<size_t>(Errc::closed);
+    if (res == 0) return Result<size_t>(size_t{0});
     if (res == -EINTR) continue;
     if (res == -EAGAIN) return std::nullopt;
     if (res == -ECANCELED || res == -ETIME) {
-      if (closing()) return Result<size_t>(Errc::closed);
       if (dl != rt::kNoTimer && dl <= rt::now_ns()) {
         return Result<size_t>(std::make_error_code(std::errc::timed_out));
       }
