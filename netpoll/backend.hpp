@@ -19,6 +19,17 @@ struct M;
 
 namespace gort::rt::netpoll {
 
+// Goroutines made ready by one poll, linked through G::sched_next in the order their events
+// came (first in, first readied: reversing a batch would let the newest completions overtake
+// the oldest and stretch the latency tail).
+struct ReadyList {
+  G* head = nullptr;
+  G* tail = nullptr;
+  uint32_t n = 0;
+  void push_back(G* g);
+  void append(G* list, uint32_t count);  // a list already linked through sched_next
+};
+
 enum class OpKind : uint8_t { kRecv, kSend, kAccept };
 
 struct OpRequest {

@@ -63,8 +63,7 @@ G* EpollBackend::poll(int64_t timeout_ns, uint32_t* n) {
 G* EpollBackend::poll_events(int64_t timeout_ns, bool drain_wake, uint32_t* n) {
   epoll_event events[kMaxEvents];
   int got = wait(events, timeout_ns);
-  G* head = nullptr;
-  uint32_t count = 0;
+  ReadyList ready;
   for (int i = 0; i < got; ++i) {
     const uint64_t token = events[i].data.u64;
     if (token == kWakeToken) {
@@ -80,22 +79,14 @@ G* EpollBackend::poll_events(int64_t timeout_ns, bool drain_wake, uint32_t* n) {
     const uint32_t e = events[i].events;
     if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pd->hangup.store(true, std::memory_order_seq_cst);
     if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-      if (G* g = pd_unblock(pd, Mode::kRead, true)) {
-        g->sched_next = head;
-        head = g;
-        ++count;
-      }
+      if (G* g = pd_unblock(pd, Mode::kRead, true)) ready.push_back(g);
     }
     if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
-      if (G* g = pd_unblock(pd, Mode::kWrite, true)) {
-        g->sched_next = head;
-        head = g;
-        ++count;
-      }
+      if (G* g = pd_unblock(pd, Mode::kWrite, true)) ready.push_back(g);
     }
   }
-  *n = count;
-  return head;
+  *n = ready.n;
+  return ready.head;
 }
 
 void EpollBackend::wake() {
@@ -129,6 +120,28 @@ int EpollBackend::wait(epoll_event* events, int64_t timeout_ns) {
     if (errno != EINTR) return 0;
     if (timeout_ns != -1) return 0;  // interrupted: the caller re-evaluates its deadline
   }
+}
+
+void ReadyList::push_back(G* g) {
+  g->sched_next = nullptr;
+  if (tail != nullptr) {
+    tail->sched_next = g;
+  } else {
+    head = g;
+  }
+  tail = g;
+  ++n;
+}
+
+void ReadyList::append(G* list, uint32_t count) {
+  if (list == nullptr) return;
+  if (tail != nullptr) {
+    tail->sched_next = list;
+  } else {
+    head = list;
+  }
+  for (tail = list; tail->sched_next != nullptr;) tail = tail->sched_next;
+  n += count;
 }
 
 Backend* make_epoll_backend() { return new EpollBackend(); }

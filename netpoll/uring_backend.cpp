@@ -110,16 +110,6 @@ void commit_op(G* g, void* arg) {
   ready(g);  // completed before we were switched out
 }
 
-void link(G** head, uint32_t* count, G* list, uint32_t n) {
-  while (list != nullptr) {
-    G* g = list;
-    list = g->sched_next;
-    g->sched_next = *head;
-    *head = g;
-  }
-  *count += n;
-}
-
 class UringBackend final : public EpollBackend {
  public:
   const char* name() const override { return "io_uring"; }
@@ -206,9 +196,10 @@ class UringBackend final : public EpollBackend {
     } else if (io_uring_cq_ready(&r->ring) == 0) {
       return nullptr;
     }
-    G* head = nullptr;
-    reap(r, &head, n, true);
-    return head;
+    ReadyList ready;
+    reap(r, &ready, true);
+    *n = ready.n;
+    return ready.head;
   }
 
   G* park_m(M* m, int64_t timeout_ns, bool watch_fds, uint32_t* n) override {
@@ -234,32 +225,33 @@ class UringBackend final : public EpollBackend {
       r->epoll_armed = true;
     }
     enter(r, /*wait=*/true, timeout_ns);
-    G* head = nullptr;
-    reap(r, &head, n, true);
+    ReadyList ready;
+    reap(r, &ready, true);
     if (r->fds_ready) {
       r->fds_ready = false;
       uint32_t more = 0;
       G* list = poll_events(0, /*drain_wake=*/true, &more);
-      link(&head, n, list, more);
+      ready.append(list, more);
     }
-    return head;
+    *n = ready.n;
+    return ready.head;
   }
 
   G* release_ring_ops(M* m, uint32_t* n) override {
     *n = 0;
     MRing* r = ring_ptr(m);
     if (r == nullptr || r->inflight == 0) return nullptr;
-    G* head = nullptr;
-    drain(r, &head, n, true);
-    return head;
+    ReadyList ready;
+    drain(r, &ready, true);
+    *n = ready.n;
+    return ready.head;
   }
 
   void thread_exit(M* m) override {
     MRing* r = ring_ptr(m);
     if (r == nullptr) return;
-    G* dropped = nullptr;
-    uint32_t n = 0;
-    drain(r, &dropped, &n, false);  // abandoned with the runtime: not readied
+    ReadyList dropped;
+    drain(r, &dropped, false);  // abandoned with the runtime: not readied
     io_uring_queue_exit(&r->ring);
     delete r;
     m->io_ring = nullptr;
@@ -386,7 +378,7 @@ class UringBackend final : public EpollBackend {
     r->unsubmitted = io_uring_sq_ready(&r->ring);
   }
 
-  void reap(MRing* r, G** head, uint32_t* n, bool keep) {
+  void reap(MRing* r, ReadyList* ready, bool keep) {
     io_uring_cqe* cqe;
     unsigned seen = 0;
     unsigned hd;
@@ -409,11 +401,7 @@ class UringBackend final : public EpollBackend {
       const uintptr_t old = op->word.exchange(kPdReady, std::memory_order_seq_cst);
       if (old != kPdWait && old != kPdReady && old != kPdNil) {
         ring_waiter_removed();
-        if (!keep) continue;
-        G* g = reinterpret_cast<G*>(old);
-        g->sched_next = *head;
-        *head = g;
-        ++*n;
+        if (keep) ready->push_back(reinterpret_cast<G*>(old));
       }
     }
     if (seen) io_uring_cq_advance(&r->ring, seen);
@@ -421,8 +409,8 @@ class UringBackend final : public EpollBackend {
 
   // Cancels everything in the ring (goroutine operations, the futex wait, the epoll poll) and
   // reaps until all of it has completed, so the ring holds nothing that points at a stack.
-  void drain(MRing* r, G** head, uint32_t* n, bool keep) {
-    reap(r, head, n, keep);
+  void drain(MRing* r, ReadyList* ready, bool keep) {
+    reap(r, ready, keep);
     if (r->inflight == 0 && !r->futex_armed && !r->epoll_armed) {
       if (r->unsubmitted > 0) submit(r);
       return;
@@ -435,7 +423,7 @@ class UringBackend final : public EpollBackend {
     // one (10 s, then the ring is left as it is).
     for (int rounds = 0; rounds < 10000; ++rounds) {
       enter(r, /*wait=*/true, 1000000);
-      reap(r, head, n, keep);
+      reap(r, ready, keep);
       if (r->inflight == 0 && !r->futex_armed && !r->epoll_armed) break;
     }
   }

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -255,6 +256,65 @@ TEST(Net, CloseFromAnotherGoroutineWakesBlockedReader) {
     char b[1];
     EXPECT_EQ(s->read(b, 1).error(), Errc::closed);
     EXPECT_EQ(s->fd(), -1);
+  }, procs(2));
+}
+
+// io_uring: an operation sits in the ring of the thread that submitted it, and only that thread
+// can complete it. A goroutine that then blocks the thread (gort::blocking) must not hold the
+// operation hostage: it moves to another thread first. (epoll: the same behaviour, readiness.)
+TEST(Net, ReadCompletesWhileItsSubmittingThreadIsBlocked) {
+  gort::run([] {
+    auto pair = connected_pair();
+    Conn reader = pair.server;
+    std::atomic<bool> got{false};
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      char b[4];
+      got = reader.read_exact(b, sizeof b).ok() && std::memcmp(b, "ping", 4) == 0;
+      wg.done();
+    });
+    // One processor: once the reader is parked it waits in this thread's ring.
+    while (gort::stats().io_waiters == 0) gort::yield();
+    const int client_fd = pair.client.fd();
+    const bool seen_while_blocked = gort::blocking([&] {
+      EXPECT_EQ(write(client_fd, "ping", 4), 4);
+      for (int i = 0; i < 10000 && !got.load(); ++i) usleep(1000);  // up to 10 s
+      return got.load();
+    });
+    EXPECT_TRUE(seen_while_blocked);
+    wg.wait();
+  }, procs(1));
+}
+
+// A goroutine pinned to its thread (ThreadPin) does its socket I/O there; while it waits, that
+// thread sleeps in its own ring (io_uring), and its completions must still reach it.
+TEST(Net, PinnedGoroutineServesItsConnection) {
+  gort::run([] {
+    auto pair = connected_pair();
+    constexpr int kRounds = 200;
+    std::atomic<int> rounds{0};
+    gort::WaitGroup wg;
+    wg.add(1);
+    Conn server = pair.server;
+    gort::go([&] {
+      gort::ThreadPin pin;
+      char b[8];
+      for (int i = 0; i < kRounds; ++i) {
+        if (!server.read_exact(b, sizeof b) || !server.write_all(b, sizeof b)) break;
+        ++rounds;
+      }
+      wg.done();
+    });
+    for (int i = 0; i < kRounds; ++i) {
+      char out[8], in[8];
+      std::snprintf(out, sizeof out, "r%06d", i);
+      ASSERT_TRUE(pair.client.write_all(out, sizeof out));
+      ASSERT_TRUE(pair.client.read_exact(in, sizeof in));
+      ASSERT_EQ(std::memcmp(in, out, sizeof out), 0);
+    }
+    wg.wait();
+    EXPECT_EQ(rounds.load(), kRounds);
   }, procs(2));
 }
 
