@@ -94,7 +94,16 @@ struct MRing {
   bool futex_armed = false;   // the FUTEX_WAIT on the parker word is in the ring
   bool epoll_armed = false;   // a POLL_ADD on the epoll fd is in the ring
   bool fds_ready = false;     // that POLL_ADD completed: the epoll set has events
+  // Goroutines reaped to make room (get_sqe with the CQ backed up), handed out by the next
+  // poll_own / park_m / release_ring_ops.
+  ReadyList spill;
 };
+
+ReadyList take_spill(MRing* r) {
+  ReadyList l = r->spill;
+  r->spill = ReadyList{};
+  return l;
+}
 
 MRing* ring_ptr(M* m) { return static_cast<MRing*>(m->io_ring); }
 
@@ -193,10 +202,10 @@ class UringBackend final : public EpollBackend {
     const unsigned flags = IO_URING_READ_ONCE(*r->ring.sq.kflags);
     if (r->unsubmitted > 0 || (flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0) {
       enter(r, /*wait=*/false, -1);
-    } else if (io_uring_cq_ready(&r->ring) == 0) {
+    } else if (io_uring_cq_ready(&r->ring) == 0 && r->spill.head == nullptr) {
       return nullptr;
     }
-    ReadyList ready;
+    ReadyList ready = take_spill(r);
     reap(r, &ready, true);
     *n = ready.n;
     return ready.head;
@@ -224,13 +233,16 @@ class UringBackend final : public EpollBackend {
       ++r->unsubmitted;
       r->epoll_armed = true;
     }
-    enter(r, /*wait=*/true, timeout_ns);
-    ReadyList ready;
+    if (r->spill.head == nullptr) enter(r, /*wait=*/true, timeout_ns);
+    ReadyList ready = take_spill(r);
     reap(r, &ready, true);
     if (r->fds_ready) {
       r->fds_ready = false;
+      // Only the M holding the poller role drains the wake-up eventfd. A POLL_ADD left armed
+      // from an earlier turn in the role must not swallow a wake-up meant for the M that holds
+      // it now (blocked in epoll_wait, that one would sleep on).
       uint32_t more = 0;
-      G* list = poll_events(0, /*drain_wake=*/true, &more);
+      G* list = poll_events(0, /*drain_wake=*/watch_fds, &more);
       ready.append(list, more);
     }
     *n = ready.n;
@@ -240,8 +252,8 @@ class UringBackend final : public EpollBackend {
   G* release_ring_ops(M* m, uint32_t* n) override {
     *n = 0;
     MRing* r = ring_ptr(m);
-    if (r == nullptr || r->inflight == 0) return nullptr;
-    ReadyList ready;
+    if (r == nullptr || (r->inflight == 0 && r->spill.head == nullptr)) return nullptr;
+    ReadyList ready = take_spill(r);
     drain(r, &ready, true);
     *n = ready.n;
     return ready.head;
@@ -349,9 +361,13 @@ class UringBackend final : public EpollBackend {
     return ring_ptr(m);
   }
 
-  // An SQE with room for `need` consecutive entries (a linked timeout needs two).
+  // An SQE with room for `need` consecutive entries (a linked timeout needs two). If the
+  // kernel refuses to take more while completions are backed up (EBUSY), reaping makes room.
   io_uring_sqe* get_sqe(MRing* r, unsigned need) {
-    while (io_uring_sq_space_left(&r->ring) < need) submit(r);
+    while (io_uring_sq_space_left(&r->ring) < need) {
+      submit(r);
+      if (io_uring_sq_space_left(&r->ring) < need) reap(r, &r->spill, true);
+    }
     return io_uring_get_sqe(&r->ring);
   }
 
