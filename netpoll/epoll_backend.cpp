@@ -40,6 +40,11 @@ EpollBackend::EpollBackend() {
   }
 }
 
+EpollBackend::~EpollBackend() {
+  ::close(wakefd_);
+  ::close(epfd_);
+}
+
 int EpollBackend::register_fd(PollDesc* pd, uint32_t events, bool modify) {
   epoll_event ev{};
   ev.events = events | EPOLLET;

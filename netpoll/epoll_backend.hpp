@@ -18,6 +18,7 @@ constexpr int kMaxEvents = 128;
 class EpollBackend : public Backend {
  public:
   EpollBackend();
+  ~EpollBackend() override;
   const char* name() const override { return "epoll"; }
   int add(PollDesc* pd) override;
   void remove(PollDesc* pd) override;

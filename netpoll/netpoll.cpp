@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -80,6 +81,11 @@ void init(const Config& config) {
 void announce() {
   if (g_auto_note.empty() || g_announced.exchange(true, std::memory_order_acq_rel)) return;
   std::fputs(g_auto_note.c_str(), stderr);
+}
+
+bool io_uring_available(std::string* why) {
+  std::unique_ptr<Backend> probe(make_uring_backend(why));
+  return probe != nullptr;
 }
 
 bool active() { return g_backend.load(std::memory_order_acquire) != nullptr; }

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 #include "gort/config.hpp"
 
@@ -29,6 +30,9 @@ class Backend;
 // std::runtime_error when an explicit request cannot be met (e.g. io_uring refused).
 void init(const Config& config);
 bool active();                      // a backend exists
+// Whether this kernel can run the io_uring backend (its probe), without choosing a backend;
+// *why says what is missing.
+bool io_uring_available(std::string* why);
 // With GORT_POLLER=auto: prints, once per process, which backend auto chose and why. Called
 // at the first fd registration, so programs that never touch the network stay quiet.
 void announce();

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -30,6 +31,23 @@
 #include "tests/support/procs.hpp"
 
 namespace {
+
+// The io_uring binary on a kernel that cannot run that backend (older than 6.7, io_uring
+// disabled, a seccomp policy): every test is skipped with the reason rather than failed, unless
+// GORT_REQUIRE_IO_URING=1 (CI, whose kernel has it) makes that a failure.
+class PollerAvailable : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    const char* want = std::getenv("GORT_POLLER");
+    if (want == nullptr || std::string(want) != "io_uring") return;
+    std::string why;
+    if (gort::rt::netpoll::io_uring_available(&why)) return;
+    if (std::getenv("GORT_REQUIRE_IO_URING") != nullptr) FAIL() << "io_uring unavailable: " << why;
+    GTEST_SKIP() << "io_uring unavailable: " << why;
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kPollerAvailable =
+    ::testing::AddGlobalTestEnvironment(new PollerAvailable);
 
 using namespace std::chrono_literals;
 using gort::net::Conn;
