@@ -27,7 +27,6 @@ struct ReadyList {
   G* tail = nullptr;
   uint32_t n = 0;
   void push_back(G* g);
-  void append(G* list, uint32_t count);  // a list already linked through sched_next
 };
 
 enum class OpKind : uint8_t { kRecv, kSend, kAccept };
@@ -68,9 +67,8 @@ class Backend {
   // epoll only once something waits for its readiness).
   virtual void before_wait(PollDesc* pd) {}
 
-  // Per-M rings (io_uring). Every call below is made by the M's own thread.
-  // Whether m has a ring: then it must sleep through park_m, not on its futex alone.
-  virtual bool has_ring(M* m) { return false; }
+  // Per-M rings (io_uring; M::io_ring). Every call below is made by the M's own thread; an M
+  // with a ring must sleep through park_m, not on its futex alone.
   // Submits what m's goroutines queued and collects what completed, without blocking; cheap
   // (a few loads) when nothing is pending.
   virtual G* poll_own(M* m, uint32_t* n) {

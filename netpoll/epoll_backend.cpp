@@ -62,13 +62,15 @@ void EpollBackend::remove(PollDesc* pd) {
 }
 
 G* EpollBackend::poll(int64_t timeout_ns, uint32_t* n) {
-  return poll_events(timeout_ns, timeout_ns != 0, n);
+  ReadyList ready;
+  poll_events(timeout_ns, timeout_ns != 0, &ready);
+  *n = ready.n;
+  return ready.head;
 }
 
-G* EpollBackend::poll_events(int64_t timeout_ns, bool drain_wake, uint32_t* n) {
+void EpollBackend::poll_events(int64_t timeout_ns, bool drain_wake, ReadyList* ready) {
   epoll_event events[kMaxEvents];
   int got = wait(events, timeout_ns);
-  ReadyList ready;
   for (int i = 0; i < got; ++i) {
     const uint64_t token = events[i].data.u64;
     if (token == kWakeToken) {
@@ -84,14 +86,12 @@ G* EpollBackend::poll_events(int64_t timeout_ns, bool drain_wake, uint32_t* n) {
     const uint32_t e = events[i].events;
     if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pd->hangup.store(true, std::memory_order_seq_cst);
     if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-      if (G* g = pd_unblock(pd, Mode::kRead, true)) ready.push_back(g);
+      if (G* g = pd_unblock(pd, Mode::kRead, true)) ready->push_back(g);
     }
     if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
-      if (G* g = pd_unblock(pd, Mode::kWrite, true)) ready.push_back(g);
+      if (G* g = pd_unblock(pd, Mode::kWrite, true)) ready->push_back(g);
     }
   }
-  *n = ready.n;
-  return ready.head;
 }
 
 void EpollBackend::wake() {
@@ -136,17 +136,6 @@ void ReadyList::push_back(G* g) {
   }
   tail = g;
   ++n;
-}
-
-void ReadyList::append(G* list, uint32_t count) {
-  if (list == nullptr) return;
-  if (tail != nullptr) {
-    tail->sched_next = list;
-  } else {
-    head = list;
-  }
-  for (tail = list; tail->sched_next != nullptr;) tail = tail->sched_next;
-  n += count;
 }
 
 Backend* make_epoll_backend() { return new EpollBackend(); }

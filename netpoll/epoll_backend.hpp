@@ -29,8 +29,9 @@ class EpollBackend : public Backend {
   // Registers pd->fd with `events` (EPOLLET added), or changes its registration.
   int register_fd(PollDesc* pd, uint32_t events, bool modify);
   int wait(epoll_event* events, int64_t timeout_ns);
-  // poll() with a say in draining the wake-up eventfd (the M that sleeps for the set does).
-  G* poll_events(int64_t timeout_ns, bool drain_wake, uint32_t* n);
+  // poll() appending to `ready`, with a say in draining the wake-up eventfd (only the M that
+  // sleeps for the set does).
+  void poll_events(int64_t timeout_ns, bool drain_wake, ReadyList* ready);
   int epoll_fd() const { return epfd_; }
 
  private:

@@ -114,11 +114,6 @@ G* poll(int64_t timeout_ns, uint32_t* n) {
   return list;
 }
 
-bool has_ring(M* m) {
-  Backend* b = backend();
-  return b != nullptr && b->has_ring(m);
-}
-
 G* poll_own(M* m, uint32_t* n) {
   *n = 0;
   Backend* b = backend();

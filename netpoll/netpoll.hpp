@@ -54,9 +54,8 @@ int64_t readiness_waiters();
 // kWaiting, linked through G::sched_next; *n is their count.
 G* poll(int64_t timeout_ns, uint32_t* n);
 
-// Per-M rings (io_uring backend; no-ops otherwise). All of these run on m's own thread.
-// m has a ring: it must sleep through park_m (its completions wake it there).
-bool has_ring(M* m);
+// Per-M rings (io_uring backend; no-ops otherwise). All of these run on m's own thread. An M
+// with a ring (M::io_ring set) must sleep through park_m: its completions wake it there.
 // Submits m's queued ring operations and collects its completions, without blocking.
 G* poll_own(M* m, uint32_t* n);
 // Sleeps in m's ring until unparked, a completion, the timeout (-1: none) or, with

@@ -193,8 +193,6 @@ class UringBackend final : public EpollBackend {
   // The socket is being closed anyway, so the peer sees nothing it would not see from close.
   void cancel(PollDesc* pd) override { ::shutdown(pd->fd, SHUT_RDWR); }
 
-  bool has_ring(M* m) override { return m->io_ring != nullptr; }
-
   G* poll_own(M* m, uint32_t* n) override {
     *n = 0;
     MRing* r = ring_ptr(m);
@@ -241,9 +239,7 @@ class UringBackend final : public EpollBackend {
       // Only the M holding the poller role drains the wake-up eventfd. A POLL_ADD left armed
       // from an earlier turn in the role must not swallow a wake-up meant for the M that holds
       // it now (blocked in epoll_wait, that one would sleep on).
-      uint32_t more = 0;
-      G* list = poll_events(0, /*drain_wake=*/watch_fds, &more);
-      ready.append(list, more);
+      poll_events(0, /*drain_wake=*/watch_fds, &ready);
     }
     *n = ready.n;
     return ready.head;

@@ -387,7 +387,7 @@ void check_deadlock() {
 // then it may also return the goroutines that completed (permit left as it was).
 G* sleep_m(M* m, uint32_t* n) {
   *n = 0;
-  if (!netpoll::has_ring(m)) {
+  if (m->io_ring == nullptr) {
     m->parker.park();
     return nullptr;
   }
@@ -435,7 +435,7 @@ void idle_park(M* m) {
         if (!m->parker.try_take()) {
           // With a ring of its own (io_uring), in the ring: its completions, the epoll set and
           // the parker all wake it there.
-          polled = netpoll::has_ring(m) ? netpoll::park_m(m, timeout, true, &npolled)
+          polled = m->io_ring != nullptr ? netpoll::park_m(m, timeout, true, &npolled)
                                         : netpoll::poll(timeout, &npolled);
         }
         m->in_poll.store(false, std::memory_order_seq_cst);

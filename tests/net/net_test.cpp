@@ -515,7 +515,7 @@ TEST(Net, PolledGoroutineCountsAsWaiterUntilQueued) {
     // this thread reaps; epoll: readiness, which a fresh poll keeps from sysmon's 10 ms rule.
     gort::rt::M* m = gort::rt::current_m();
     auto poll = [&] {
-      return gort::rt::netpoll::has_ring(m) ? gort::rt::netpoll::poll_own(m, &n)
+      return m->io_ring != nullptr ? gort::rt::netpoll::poll_own(m, &n)
                                             : gort::rt::netpoll::poll(0, &n);
     };
     list = poll();
