@@ -382,6 +382,9 @@ void check_deadlock() {
   std::abort();
 }
 
+// An idle M woken by at most this many completions of its own ring runs them alone (idle_park).
+constexpr uint32_t kRunAloneBatch = 4;
+
 // Puts an M without the poller role to sleep until unparked (consuming the permit). An M with
 // a ring (io_uring) sleeps in it instead, since only it can complete its goroutines' operations:
 // then it may also return the goroutines that completed (permit left as it was).
@@ -478,10 +481,21 @@ void idle_park(M* m) {
       return;
     }
     if (!due && polled == nullptr) continue;  // woken early (an earlier timer, a stale unpark)
+    const bool was_poller = timer_role;
     if (timer_role) release_timer_role();
     timer_role = false;
     if (p != nullptr) {
       acquirep(m, p);
+      if (!was_poller && !due && npolled <= kRunAloneBatch) {
+        // Woken by a few completions of its own ring (io_uring): no other thread could take
+        // them, and running them costs less than waking a thread to steal some (a thread
+        // wake-up is ~10 us on a VM). So no spinner and no wakep chain, which woke a second M
+        // per batch that found nothing (HTTP at 1,000 connections: 60 k -> 90 k req/s).
+        // Goroutines they ready wake others as usual.
+        inject_glist(polled, /*wake=*/false);
+        if (sched->sysmon_sleeping.load(std::memory_order_seq_cst)) sysmon_wake();
+        return;
+      }
       m->spinning = true;  // finding work ends with reset_spinning's wakep: the role passes on
       sched->nmspinning.fetch_add(1, std::memory_order_seq_cst);
       if (polled != nullptr) inject_glist(polled);
@@ -838,12 +852,18 @@ void wake_m(M* m) {
   if (m->in_poll.load(std::memory_order_seq_cst)) netpoll::wake_poller();
 }
 
-void inject_glist(G* list) {
+void inject_glist(G* list, bool wake) {
+  P* p = wake ? nullptr : owned_p(current_m());
   while (list != nullptr) {
     G* g = list;
     list = g->sched_next;
     g->sched_next = nullptr;
-    ready(g, /*next=*/false);
+    if (p != nullptr) {
+      g->set_status(GStatus::kWaiting, GStatus::kRunnable);
+      runq_put(p, g, /*next=*/false);
+    } else {
+      ready(g, /*next=*/false);
+    }
     // Uncounted only now: while a poller holds the list (even without a P, every P idle), the
     // goroutines are neither queued nor counted as fd waiters, and deadlock detection would
     // report them.

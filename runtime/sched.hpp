@@ -115,6 +115,7 @@ bool on_sysmon_thread();
 void wake_m(M* m);
 // Readies a list of kWaiting goroutines linked through sched_next (netpoller results): into
 // the caller's P, or the global queue without one; each leaves the netpoller's waiter count.
-void inject_glist(G* list);
+// With wake=false and a P they only go to its run queue, with no wakep (the caller runs them).
+void inject_glist(G* list, bool wake = true);
 
 }  // namespace gort::rt
