@@ -38,6 +38,7 @@ struct OpRequest {
   void* addr = nullptr;          // accept: sockaddr_storage
   uint32_t* addrlen = nullptr;   // accept: socklen_t
   int64_t deadline_ns = 0;       // CLOCK_MONOTONIC; INT64_MAX for none
+  uint32_t gen = 0;              // PollDesc::ring_gen of its direction, read before the deadline
 };
 
 class Backend {
@@ -61,8 +62,8 @@ class Backend {
   // because the M moved its operations away before blocking). -EAGAIN: no ring, use readiness.
   // Only called by a goroutine that owns a P, when runs_operations().
   virtual int64_t run_op(PollDesc* pd, OpRequest& op) { return -95; /* EOPNOTSUPP */ }
-  // Makes every operation in flight on pd->fd end (close). Any thread.
-  virtual void cancel(PollDesc* pd) {}
+  // Makes the operation in flight on pd for `mode` end (deadline change, close). Any thread.
+  virtual void cancel_op(PollDesc* pd, Mode mode) {}
   // Before a goroutine's first readiness wait on pd (the io_uring backend watches an fd in
   // epoll only once something waits for its readiness).
   virtual void before_wait(PollDesc* pd) {}

@@ -206,12 +206,19 @@ WaitResult pd_wait(PollDesc* pd, Mode mode, int64_t deadline_ns) {
 void pd_evict(PollDesc* pd) {
   pd->closing.store(true, std::memory_order_seq_cst);
   // Operations the kernel runs for us (io_uring) end early; their goroutines then see `closing`.
-  if (pd->ring_ops.load(std::memory_order_seq_cst) > 0) backend()->cancel(pd);
+  if (pd->ring_ops.load(std::memory_order_seq_cst) > 0) {
+    backend()->cancel_op(pd, Mode::kRead);
+    backend()->cancel_op(pd, Mode::kWrite);
+  }
   if (G* g = pd_unblock(pd, Mode::kRead, false)) ready_waiter(g);
   if (G* g = pd_unblock(pd, Mode::kWrite, false)) ready_waiter(g);
 }
 
 void pd_interrupt(PollDesc* pd, Mode mode) {
+  // An io_uring operation carries the deadline it was submitted with: cancel it, and its
+  // goroutine resubmits with the new one (or times out). The new deadline is stored already.
+  pd->ring_gen[static_cast<int>(mode)].fetch_add(1, std::memory_order_seq_cst);
+  if (pd->ring_ops.load(std::memory_order_seq_cst) > 0) backend()->cancel_op(pd, mode);
   if (G* g = pd_unblock(pd, mode, false)) ready_waiter(g);
 }
 
@@ -225,6 +232,8 @@ void pd_forget_all_waiters() {
         uintptr_t v = w->load(std::memory_order_relaxed);
         if (v != kPdNil && v != kPdReady) w->store(kPdNil, std::memory_order_relaxed);
       }
+      // Operations of abandoned goroutines never clear these, and their Ms are about to go.
+      for (auto& m : chunk[i].ring_m) m.store(nullptr, std::memory_order_relaxed);
     }
   }
 }

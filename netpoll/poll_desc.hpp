@@ -31,6 +31,7 @@
 
 namespace gort::rt {
 struct G;
+struct M;
 }
 
 namespace gort::rt::netpoll {
@@ -52,6 +53,14 @@ struct PollDesc {
   PollDesc* next_free = nullptr;       // pool free list (pool lock)
   bool registered = false;             // the backend knows the fd (epoll: added)
   std::atomic<int32_t> ring_ops{0};    // io_uring operations in flight on this fd (cancel)
+  // The io_uring operation in flight per direction (readers and writers are serialized): the M
+  // whose ring holds it and its user_data, so another thread can ask that M to cancel it (a
+  // deadline change, close). Null when none; cleared at shutdown with the waiters.
+  std::atomic<M*> ring_m[2] = {};
+  std::atomic<uint64_t> ring_op[2] = {};
+  // Bumped by every deadline change (pd_interrupt): an operation prepared with an older value
+  // is not submitted (its deadline may be stale) but retried. Protocol in uring_backend.cpp.
+  std::atomic<uint32_t> ring_gen[2] = {};
   // io_uring backend: the fd's readiness is watched in epoll (set at the first readiness wait;
   // until then epoll knows the fd without interest, so ring traffic raises no epoll events).
   std::atomic<bool> watched{false};

@@ -24,9 +24,9 @@
 // Costs of binding operations to a thread, and what handles them:
 //   - an M about to block its thread (gort::blocking) cancels its operations first and readies
 //     their goroutines, which resubmit wherever they run next (release_ring_ops);
-//   - close() from any thread cannot submit to another M's ring: it shuts the socket down
-//     (shutdown(2)), which ends every operation on it in every ring; the goroutines see the
-//     descriptor closing (cancel);
+//   - another thread cannot submit to an M's ring, so a deadline change or a close that must
+//     end an operation in flight posts a cancel request to the owner M's mailbox (M::ring_mail)
+//     and wakes it; the owner submits the cancel at its next look at the ring (cancel_op);
 //   - an M that runs one goroutine for long (no preemption point) delays the completions in its
 //     ring, like the goroutines queued behind it. The hog detector reports such goroutines.
 //   - at shutdown each M cancels and drains its ring before its thread ends (thread_exit), so
@@ -51,7 +51,9 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "netpoll/backends.hpp"
 #include "netpoll/epoll_backend.hpp"
@@ -135,18 +137,26 @@ class UringBackend final : public EpollBackend {
     register_fd(pd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, true);
   }
 
+  // Against a concurrent close or deadline change (all seq_cst), we publish the operation
+  // (ring_ops, then ring_m/ring_op) and only then read `closing` and the generation; the other
+  // side stores `closing` or bumps the generation (after the new deadline) and then reads
+  // ring_ops and ring_m. Store-buffering: either it finds our operation and posts a cancel, or
+  // we see its change and do not submit (-ECANCELED: the caller re-reads and retries).
   int64_t run_op(PollDesc* pd, OpRequest& req) override {
     M* m = current_m();
     MRing* r = ring_of(m);
     if (r == nullptr) return -EAGAIN;  // no ring: the caller uses the readiness path
-    // Against close (store-buffering with pd_evict: closing, then ring_ops): either the closer
-    // sees our count and shuts the socket down, or we see `closing` and do not submit.
+    UringOp op;
+    const int dir = req.kind == OpKind::kSend ? 1 : 0;  // Mode::kWrite : Mode::kRead
     pd->ring_ops.fetch_add(1, std::memory_order_seq_cst);
-    if (pd->closing.load(std::memory_order_seq_cst)) {
+    pd->ring_op[dir].store(reinterpret_cast<uint64_t>(&op), std::memory_order_seq_cst);
+    pd->ring_m[dir].store(m, std::memory_order_seq_cst);
+    if (pd->closing.load(std::memory_order_seq_cst) ||
+        pd->ring_gen[dir].load(std::memory_order_seq_cst) != req.gen) {
+      pd->ring_m[dir].store(nullptr, std::memory_order_seq_cst);
       pd->ring_ops.fetch_sub(1, std::memory_order_seq_cst);
       return -ECANCELED;
     }
-    UringOp op;
     const bool timed = req.deadline_ns != kNoTimer;
     if (timed) {
       op.ts.tv_sec = req.deadline_ns / 1000000000;
@@ -184,19 +194,34 @@ class UringBackend final : public EpollBackend {
     g->set_status(GStatus::kRunning, GStatus::kWaiting);
     park_nolock(commit_op, &op);
     g->wait_reason = nullptr;
+    pd->ring_m[dir].store(nullptr, std::memory_order_seq_cst);
     pd->ring_ops.fetch_sub(1, std::memory_order_seq_cst);
     return op.res;
   }
 
-  // Any thread, so no ring: shutdown(2) ends every operation on the socket, whichever ring it
-  // sits in (recv -> 0, send -> EPIPE, accept -> EINVAL); the goroutines then see `closing`.
-  // The socket is being closed anyway, so the peer sees nothing it would not see from close.
-  void cancel(PollDesc* pd) override { ::shutdown(pd->fd, SHUT_RDWR); }
+  // Any thread: only the owner may submit to its ring, so the request goes to its mailbox and
+  // the owner is woken (a sleeping owner's ring wait completes; a running one looks at
+  // ring_mail_pending in poll_own). A request that arrives after the operation finished names a
+  // user_data that is gone (-ENOENT) or, if the same stack slot holds a newer operation of that
+  // goroutine, cancels that one: -ECANCELED there only makes ring_io re-read and resubmit.
+  void cancel_op(PollDesc* pd, Mode mode) override {
+    const int dir = static_cast<int>(mode);
+    M* owner = pd->ring_m[dir].load(std::memory_order_seq_cst);
+    if (owner == nullptr) return;
+    const uint64_t id = pd->ring_op[dir].load(std::memory_order_seq_cst);
+    {
+      std::lock_guard<SpinLock> lock(owner->ring_mail_lock);
+      owner->ring_mail.push_back(id);
+    }
+    owner->ring_mail_pending.store(true, std::memory_order_seq_cst);
+    wake_m(owner);
+  }
 
   G* poll_own(M* m, uint32_t* n) override {
     *n = 0;
     MRing* r = ring_ptr(m);
     if (r == nullptr) return nullptr;
+    if (m->ring_mail_pending.load(std::memory_order_relaxed)) take_mail(m, r);
     const unsigned flags = IO_URING_READ_ONCE(*r->ring.sq.kflags);
     if (r->unsubmitted > 0 || (flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0) {
       enter(r, /*wait=*/false, -1);
@@ -213,6 +238,7 @@ class UringBackend final : public EpollBackend {
     *n = 0;
     MRing* r = ring_ptr(m);
     if (r == nullptr) return nullptr;
+    if (m->ring_mail_pending.load(std::memory_order_relaxed)) take_mail(m, r);
     if (!r->futex_armed) {
       // Completes when Parker::unpark wakes the word, or at once if the permit is already set
       // (the kernel compares the word with 0 under the futex bucket lock, like futex_wait).
@@ -355,6 +381,23 @@ class UringBackend final : public EpollBackend {
     }
     m->io_ring = fresh.release();
     return ring_ptr(m);
+  }
+
+  // Turns the cancel requests other threads posted into ASYNC_CANCEL SQEs (submitted with the
+  // next enter).
+  void take_mail(M* m, MRing* r) {
+    m->ring_mail_pending.store(false, std::memory_order_seq_cst);
+    std::vector<uint64_t> ids;
+    {
+      std::lock_guard<SpinLock> lock(m->ring_mail_lock);
+      ids.swap(m->ring_mail);
+    }
+    for (uint64_t id : ids) {
+      io_uring_sqe* sqe = get_sqe(r, 1);
+      io_uring_prep_cancel64(sqe, id, 0);
+      io_uring_sqe_set_data64(sqe, 0);
+      ++r->unsubmitted;
+    }
   }
 
   // An SQE with room for `need` consecutive entries (a linked timeout needs two). If the

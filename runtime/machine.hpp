@@ -12,11 +12,13 @@
 #include <atomic>
 #include <cstdint>
 #include <pthread.h>
+#include <vector>
 
 #include "runtime/context.hpp"
 #include "runtime/eh_state.hpp"
 #include "runtime/goroutine.hpp"
 #include "runtime/park.hpp"
+#include "runtime/spin_lock.hpp"
 
 namespace gort::rt {
 
@@ -54,6 +56,11 @@ struct alignas(64) M {
   uint64_t rand_state = 0;
   void* io_ring = nullptr;      // the netpoller's ring of this thread (io_uring backend), or null
   bool io_ring_failed = false;  // the kernel refused one: this M uses the readiness path
+  // Cancel requests for operations in this M's ring from other threads (only the owner can
+  // submit to it): user_data values, taken by the owner at its next look at the ring.
+  SpinLock ring_mail_lock;
+  std::vector<uint64_t> ring_mail;              // under ring_mail_lock
+  std::atomic<bool> ring_mail_pending{false};   // set after a push (seq_cst), before wake_m
 
   void finish_switch() {
     AfterSwitch a = after_switch;

@@ -127,6 +127,8 @@ std::optional<Result<size_t>> Socket::ring_io(Mode mode, Deadline d, rt::netpoll
   if (pd == nullptr) return std::nullopt;
   for (;;) {
     if (closing()) return Result<size_t>(Errc::closed);
+    // The generation first: a deadline change after this read makes run_op retry or cancel.
+    op->gen = pd->ring_gen[static_cast<int>(mode)].load(std::memory_order_seq_cst);
     const int64_t dl = effective_deadline(mode, d).nanos();
     // A deadline already passed: only an attempt that needs no wait may succeed, which is the
     // readiness loop's first syscall.
@@ -134,8 +136,7 @@ std::optional<Result<size_t>> Socket::ring_io(Mode mode, Deadline d, rt::netpoll
     op->deadline_ns = dl;
     const int64_t res = b->run_op(pd, *op);
     if (res > 0) return Result<size_t>(static_cast<size_t>(res));
-    // close() ends operations in flight by shutting the socket down (uring_backend.cpp): what
-    // looks like EOF, EPIPE or EINVAL then is the close.
+    // Ended by close (cancelled), or finished as it came: either way the socket is closing.
     if (closing()) return Result<size_t>(Errc::closed);
     if (res == 0) return Result<size_t>(size_t{0});
     if (res == -EINTR) continue;

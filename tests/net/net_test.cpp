@@ -213,6 +213,48 @@ TEST(Net, ReadDeadlineOnIdleSocketTimesOut) {
   }, procs(2));
 }
 
+// Go's way to interrupt a blocked reader: a read deadline set from elsewhere applies to the
+// read already waiting (under io_uring the submitted operation is cancelled and resubmitted
+// with the new deadline); a later deadline lets it go on and still get its data.
+TEST(Net, DeadlineSetWhileAReadWaitsAppliesToIt) {
+  gort::run([] {
+    auto pair = connected_pair();
+    Conn reader = pair.server;
+    gort::WaitGroup wg;
+    wg.add(1);
+    std::error_code err;
+    gort::go([&] {
+      char b[8];
+      auto r = reader.read(b, sizeof b);
+      err = r ? std::error_code{} : r.error();
+      wg.done();
+    });
+    while (gort::stats().io_waiters == 0) gort::yield();
+    reader.set_read_deadline(Deadline::after(std::chrono::hours(1)));  // later: keeps waiting
+    gort::sleep_for(5ms);
+    reader.set_read_deadline(Deadline::after(0ms));  // now: the waiting read times out
+    wg.wait();
+    EXPECT_EQ(err, std::errc::timed_out);
+
+    // The deadline moved later while a read waits: the read goes on and gets the data.
+    reader.set_read_deadline(Deadline::after(10ms));
+    std::string got;
+    wg.add(1);
+    gort::go([&] {
+      char b[8];
+      auto r = reader.read(b, sizeof b);
+      if (r) got.assign(b, *r);
+      wg.done();
+    });
+    while (gort::stats().io_waiters == 0) gort::yield();
+    reader.set_read_deadline(Deadline::none());
+    gort::sleep_for(30ms);  // past the first deadline
+    EXPECT_TRUE(pair.client.write_all("late"));
+    wg.wait();
+    EXPECT_EQ(got, "late");
+  }, procs(2));
+}
+
 TEST(Net, AcceptDeadlineTimesOut) {
   gort::run([] {
     auto ln = gort::net::listen_tcp("127.0.0.1:0");
