@@ -128,6 +128,11 @@ int EpollBackend::wait(epoll_event* events, int64_t timeout_ns) {
 }
 
 void ReadyList::push_back(G* g) {
+  // The switch into g starts by loading its saved registers, the top of a stack last touched
+  // long ago: with a thousand connections that load missed the cache on nearly every message.
+  // Fetching it now overlaps the miss with the rest of the batch.
+  __builtin_prefetch(g->ctx.handle);
+  __builtin_prefetch(static_cast<char*>(g->ctx.handle) + 64);
   g->sched_next = nullptr;
   if (tail != nullptr) {
     tail->sched_next = g;

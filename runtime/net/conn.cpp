@@ -42,7 +42,7 @@ struct AcceptCtx {
 
 ssize_t do_read(int fd, void* c) {
   auto* b = static_cast<Buf*>(c);
-  return ::read(fd, b->p, b->n);
+  return ::recv(fd, b->p, b->n, 0);  // a socket: recv skips read(2)'s file-position layer
 }
 ssize_t do_send(int fd, void* c) {
   auto* b = static_cast<ConstBuf*>(c);
