@@ -42,6 +42,7 @@ struct AcceptCtx {
 
 ssize_t do_read(int fd, void* c) {
   auto* b = static_cast<Buf*>(c);
+  __builtin_prefetch(b->p, 1);  // the kernel's copy into a buffer last touched long ago
   return ::recv(fd, b->p, b->n, 0);  // a socket: recv skips read(2)'s file-position layer
 }
 ssize_t do_send(int fd, void* c) {
@@ -50,6 +51,7 @@ ssize_t do_send(int fd, void* c) {
 }
 ssize_t do_readv(int fd, void* c) {
   auto* v = static_cast<Iov*>(c);
+  if (v->n > 0) __builtin_prefetch(v->v[0].iov_base, 1);
   return ::readv(fd, v->v, v->n);
 }
 ssize_t do_sendmsg(int fd, void* c) {
