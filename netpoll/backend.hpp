@@ -29,14 +29,19 @@ struct ReadyList {
   void push_back(G* g);
 };
 
-enum class OpKind : uint8_t { kRecv, kSend, kAccept };
+// kSend, kSendMsg and kConnect are the write direction (Mode::kWrite); the others read.
+enum class OpKind : uint8_t { kRecv, kSend, kAccept, kConnect, kRecvMsg, kSendMsg };
+inline bool writes(OpKind k) {
+  return k == OpKind::kSend || k == OpKind::kSendMsg || k == OpKind::kConnect;
+}
 
 struct OpRequest {
   OpKind kind;
   void* buf = nullptr;
   size_t len = 0;
-  void* addr = nullptr;          // accept: sockaddr_storage
+  void* addr = nullptr;          // accept: sockaddr_storage; connect: the peer (len: its size)
   uint32_t* addrlen = nullptr;   // accept: socklen_t
+  void* msg = nullptr;           // recvmsg / sendmsg: the msghdr
   int64_t deadline_ns = 0;       // CLOCK_MONOTONIC; INT64_MAX for none
   uint32_t gen = 0;              // PollDesc::ring_gen of its direction, read before the deadline
 };

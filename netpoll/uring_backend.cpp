@@ -1,10 +1,12 @@
 // The io_uring backend: a proactor for the hot socket operations, one ring per M.
 //
 // What runs where:
-//   - recv, send and accept of goroutines run as ring operations: the goroutine prepares an SQE
-//     on its M's ring and parks; the completion readies it with the result. Nothing is tried
-//     with a syscall first, so a message costs no recv/send syscall of its own (probes Q2).
-//   - everything else (connect, UDP, Pollable, threads outside the runtime, goroutines inside
+//   - recv, send, accept, connect, and vectored reads and writes (recvmsg/sendmsg) of goroutines
+//     run as ring operations: the goroutine prepares an SQE on its M's ring and parks; the
+//     completion readies it with the result. Nothing is tried with a syscall first, so a
+//     message costs no recv/send syscall of its own (probes Q2). connect in the ring keeps a
+//     client socket out of the epoll set for good (a readiness wait would add its interest).
+//   - everything else (UDP, Pollable, threads outside the runtime, goroutines inside
 //     gort::blocking) uses the readiness path of the epoll base class. Every fd is added to that
 //     epoll set without interest at first and gets its interest at its first readiness wait
 //     (before_wait), so ring traffic raises no epoll events nobody wants.
@@ -109,6 +111,18 @@ ReadyList take_spill(MRing* r) {
 
 MRing* ring_ptr(M* m) { return static_cast<MRing*>(m->io_ring); }
 
+const char* wait_reason(OpKind k) {
+  switch (k) {
+    case OpKind::kRecv: return "IO wait (io_uring recv)";
+    case OpKind::kSend: return "IO wait (io_uring send)";
+    case OpKind::kAccept: return "IO wait (io_uring accept)";
+    case OpKind::kConnect: return "IO wait (io_uring connect)";
+    case OpKind::kRecvMsg: return "IO wait (io_uring recvmsg)";
+    case OpKind::kSendMsg: return "IO wait (io_uring sendmsg)";
+  }
+  return "IO wait (io_uring)";
+}
+
 void commit_op(G* g, void* arg) {
   auto* op = static_cast<UringOp*>(arg);
   uintptr_t expected = kPdWait;
@@ -147,7 +161,7 @@ class UringBackend final : public EpollBackend {
     MRing* r = ring_of(m);
     if (r == nullptr) return -EAGAIN;  // no ring: the caller uses the readiness path
     UringOp op;
-    const int dir = req.kind == OpKind::kSend ? 1 : 0;  // Mode::kWrite : Mode::kRead
+    const int dir = writes(req.kind) ? 1 : 0;  // Mode::kWrite : Mode::kRead
     pd->ring_ops.fetch_add(1, std::memory_order_seq_cst);
     pd->ring_op[dir].store(reinterpret_cast<uint64_t>(&op), std::memory_order_seq_cst);
     pd->ring_m[dir].store(m, std::memory_order_seq_cst);
@@ -175,6 +189,16 @@ class UringBackend final : public EpollBackend {
                              reinterpret_cast<socklen_t*>(req.addrlen),
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
         break;
+      case OpKind::kConnect:
+        io_uring_prep_connect(sqe, pd->fd, static_cast<const sockaddr*>(req.addr),
+                              static_cast<socklen_t>(req.len));
+        break;
+      case OpKind::kRecvMsg:
+        io_uring_prep_recvmsg(sqe, pd->fd, static_cast<msghdr*>(req.msg), 0);
+        break;
+      case OpKind::kSendMsg:
+        io_uring_prep_sendmsg(sqe, pd->fd, static_cast<const msghdr*>(req.msg), MSG_NOSIGNAL);
+        break;
     }
     io_uring_sqe_set_data(sqe, &op);
     ++r->unsubmitted;
@@ -188,9 +212,7 @@ class UringBackend final : public EpollBackend {
     }
     if (r->unsubmitted >= kFlushAt) submit(r);
     G* g = m->curg;
-    g->wait_reason = req.kind == OpKind::kSend ? "IO wait (io_uring send)"
-                     : req.kind == OpKind::kAccept ? "IO wait (io_uring accept)"
-                                                   : "IO wait (io_uring recv)";
+    g->wait_reason = wait_reason(req.kind);
     g->set_status(GStatus::kRunning, GStatus::kWaiting);
     park_nolock(commit_op, &op);
     g->wait_reason = nullptr;
@@ -316,6 +338,9 @@ class UringBackend final : public EpollBackend {
       for (auto [op, opname] : {std::pair<int, const char*>{IORING_OP_RECV, "RECV"},
                                 {IORING_OP_SEND, "SEND"},
                                 {IORING_OP_ACCEPT, "ACCEPT"},
+                                {IORING_OP_CONNECT, "CONNECT"},
+                                {IORING_OP_RECVMSG, "RECVMSG"},
+                                {IORING_OP_SENDMSG, "SENDMSG"},
                                 {IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT"},
                                 {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
                                 {IORING_OP_POLL_ADD, "POLL_ADD"},

@@ -80,6 +80,22 @@ int iov_count(std::span<const iovec> iov) {
   return static_cast<int>(std::min<size_t>(iov.size(), IOV_MAX));
 }
 
+// One vectored read or write for both paths: the iovecs for readv/sendmsg(2), and the same as
+// a msghdr for the ring's recvmsg/sendmsg. Points into itself: not copyable.
+struct VecOp {
+  Iov v;
+  msghdr msg{};
+  rt::netpoll::OpRequest op;
+  VecOp(std::span<const iovec> iov, rt::netpoll::OpKind kind)
+      : v{iov.data(), iov_count(iov)}, op{kind} {
+    msg.msg_iov = const_cast<iovec*>(v.v);
+    msg.msg_iovlen = static_cast<size_t>(v.n);
+    op.msg = &msg;
+  }
+  VecOp(const VecOp&) = delete;
+  VecOp& operator=(const VecOp&) = delete;
+};
+
 Result<Socket*> live(const std::shared_ptr<Socket>& s) {
   if (!s) return Errc::closed;
   return s.get();
@@ -138,14 +154,14 @@ Result<void> Conn::write_all(const void* buf, size_t len, Deadline d) {
 
 Result<size_t> Conn::readv(std::span<const iovec> iov, Deadline d) {
   if (!s_) return Errc::closed;
-  Iov v{iov.data(), iov_count(iov)};
-  return s_->io(Mode::kRead, d, do_readv, &v);
+  VecOp o(iov, rt::netpoll::OpKind::kRecvMsg);
+  return s_->io(Mode::kRead, d, do_readv, &o.v, &o.op);
 }
 
 Result<size_t> Conn::writev(std::span<const iovec> iov, Deadline d) {
   if (!s_) return Errc::closed;
-  Iov v{iov.data(), iov_count(iov)};
-  return s_->io(Mode::kWrite, d, do_sendmsg, &v);
+  VecOp o(iov, rt::netpoll::OpKind::kSendMsg);
+  return s_->io(Mode::kWrite, d, do_sendmsg, &o.v, &o.op);
 }
 
 Result<void> Conn::writev_all(std::span<const iovec> iov, Deadline d) {
@@ -310,11 +326,22 @@ Result<Conn> dial(const Address& addr, Deadline d) {
   const int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno_code(last_errno());
   Conn c(Socket::make(fd, true));
-  if (::connect(fd, addr.data(), addr.size()) == 0) return c;
-  int e = last_errno();
-  if (e != EINPROGRESS && e != EINTR && e != EAGAIN) {
-    c.close();
-    return errno_code(e);
+  int e = 0;
+  if (auto r = c.socket()->ring_connect(addr.data(), addr.size(), d)) {
+    if (*r) return c;
+    const std::error_code err = r->error();
+    if (err != std::errc::connection_already_in_progress && err != std::errc::already_connected) {
+      c.close();
+      return err;
+    }
+    // A retry (after a cancel) found the first attempt in progress or done: wait for it below.
+  } else {
+    if (::connect(fd, addr.data(), addr.size()) == 0) return c;
+    e = last_errno();
+    if (e != EINPROGRESS && e != EINTR && e != EAGAIN && e != EALREADY && e != EISCONN) {
+      c.close();
+      return errno_code(e);
+    }
   }
   // Writable means connected or failed; a first readiness event from registering the fd before
   // connect() can come early, so confirm with SO_ERROR and getpeername (as Go does).

@@ -192,6 +192,18 @@ Result<size_t> Socket::io(Mode mode, Deadline d, IoCall call, void* ctx,
   }
 }
 
+std::optional<Result<void>> Socket::ring_connect(const sockaddr* addr, socklen_t len, Deadline d) {
+  OpRef ref(this);
+  if (!ref) return Result<void>(Errc::closed);
+  std::lock_guard<gort::Mutex> lock(mu_[static_cast<int>(Mode::kWrite)]);
+  rt::netpoll::OpRequest op{rt::netpoll::OpKind::kConnect, nullptr, len};
+  op.addr = const_cast<sockaddr*>(addr);
+  auto r = ring_io(Mode::kWrite, d, &op);
+  if (!r) return std::nullopt;
+  if (!*r) return Result<void>(r->error());
+  return Result<void>{};
+}
+
 Result<void> Socket::wait(Mode mode, Deadline d) {
   OpRef ref(this);
   if (!ref) return Errc::closed;

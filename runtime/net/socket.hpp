@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "gort/net/address.hpp"
@@ -55,6 +56,11 @@ class Socket {
   // (io_uring); used when the caller is a goroutine holding a processor.
   Result<size_t> io(Mode mode, Deadline d, IoCall call, void* ctx,
                     rt::netpoll::OpRequest* ring_op = nullptr);
+  // connect(2) as a ring operation (io_uring, from a goroutine holding a processor), so a client
+  // socket never needs the epoll set; nullopt: no ring here, use connect(2) and wait().
+  // A retry after a cancelled attempt may fail with EALREADY or EISCONN: the first attempt is
+  // still in progress or done, and wait() tells which.
+  std::optional<Result<void>> ring_connect(const sockaddr* addr, socklen_t len, Deadline d);
   // Waits for readiness once (no syscall): Pollable, and connect's completion.
   Result<void> wait(Mode mode, Deadline d);
 

@@ -590,6 +590,132 @@ TEST(Net, ConnectionRefusedIsAValue) {
   }, procs(1));
 }
 
+TEST(Net, DialTimesOutAgainstAFullAcceptQueue) {
+  gort::run([] {
+    // Nobody accepts and the backlog is tiny: once the accept queue is full the kernel drops
+    // new SYNs, so a connect hangs until its deadline (no real network needed).
+    gort::net::ListenOptions opts;
+    opts.backlog = 1;
+    auto ln = gort::net::listen_tcp("127.0.0.1:0", opts);
+    ASSERT_TRUE(ln) << ln.error().message();
+    const gort::net::Address addr = *ln->local_address();
+    std::vector<Conn> held;
+    std::atomic<bool> timed_out{false}, done{false};
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      for (int i = 0; i < 8 && !timed_out; ++i) {
+        auto c = gort::net::dial(addr, Deadline::after(300ms));
+        if (c) {
+          held.push_back(std::move(*c));
+          continue;
+        }
+        EXPECT_EQ(c.error(), std::errc::timed_out) << c.error().message();
+        timed_out = c.error() == std::errc::timed_out;
+        break;
+      }
+      done = true;
+      wg.done();
+    });
+    // The hanging connect waits in the ring under io_uring (the socket never joins the epoll
+    // set), for writability under epoll.
+    while (!done && gort::rt::netpoll::waiters() == 0) gort::yield();
+    if (!done) {
+      const bool ring = std::string(gort::rt::netpoll::backend_name()) == "io_uring";
+      EXPECT_EQ(gort::rt::netpoll::readiness_waiters(), ring ? 0 : 1);
+    }
+    wg.wait();
+    EXPECT_TRUE(timed_out);
+    for (auto& c : held) c.close();
+    ln->close();
+  }, procs(2));
+}
+
+TEST(Net, VectoredWriteAndReadKeepEveryByteInOrder) {
+  gort::run([] {
+    auto [ln, client, server] = connected_pair();
+    // 3 MiB in uneven pieces (one empty): more than the socket buffers hold, so writev_all
+    // resumes after short writes and waits, while the reader drains with readv into two
+    // buffers of other sizes.
+    constexpr size_t kTotal = 3 << 20;
+    std::vector<char> src(kTotal);
+    for (size_t i = 0; i < kTotal; ++i) src[i] = static_cast<char>((i * 131) ^ (i >> 9));
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      std::vector<iovec> iov;
+      size_t off = 0;
+      for (size_t piece : {size_t{1}, size_t{0}, size_t{4095}, size_t{65536}, size_t{7}}) {
+        iov.push_back({src.data() + off, piece});
+        off += piece;
+      }
+      iov.push_back({src.data() + off, kTotal - off});
+      auto w = client.writev_all(iov);
+      EXPECT_TRUE(w) << w.error().message();
+      client.close();
+      wg.done();
+    });
+    std::vector<char> got;
+    got.reserve(kTotal);
+    char a[1000], b[3000];
+    for (;;) {
+      iovec iov[2] = {{a, sizeof a}, {b, sizeof b}};
+      auto n = server.readv(iov);
+      ASSERT_TRUE(n) << n.error().message();
+      if (*n == 0) break;
+      got.insert(got.end(), a, a + std::min(*n, sizeof a));
+      if (*n > sizeof a) got.insert(got.end(), b, b + (*n - sizeof a));
+    }
+    wg.wait();
+    ASSERT_EQ(got.size(), kTotal);
+    EXPECT_TRUE(got == src);
+    server.close();
+    ln.close();
+  }, procs(2));
+}
+
+TEST(Net, VectoredReadWaitsAndHonoursItsDeadline) {
+  gort::run([] {
+    auto [ln, client, server] = connected_pair();
+    char a[4], b[4];
+    iovec iov[2] = {{a, sizeof a}, {b, sizeof b}};
+    // Nothing sent: the read waits (in the ring under io_uring, for readiness under epoll)
+    // and times out.
+    gort::WaitGroup wg;
+    wg.add(1);
+    std::atomic<bool> timed_out{false};
+    gort::go([&] {
+      auto n = server.readv(iov, Deadline::after(200ms));
+      timed_out = !n && n.error() == std::errc::timed_out;
+      wg.done();
+    });
+    // While it waits, it counts as an fd waiter, of the kind the backend runs.
+    while (gort::rt::netpoll::waiters() == 0 && !timed_out) gort::yield();
+    if (!timed_out) {
+      const bool ring = std::string(gort::rt::netpoll::backend_name()) == "io_uring";
+      EXPECT_EQ(gort::rt::netpoll::readiness_waiters(), ring ? 0 : 1);
+    }
+    wg.wait();
+    EXPECT_TRUE(timed_out);
+    // Then a write to both buffers arrives whole.
+    ASSERT_TRUE(client.write_all("0123456", 7));
+    size_t got = 0;
+    while (got < 7) {
+      iovec rest[2] = {{a + std::min(got, sizeof a), sizeof a - std::min(got, sizeof a)},
+                       {b + (got > sizeof a ? got - sizeof a : 0),
+                        sizeof b - (got > sizeof a ? got - sizeof a : 0)}};
+      auto n = server.readv(rest);
+      ASSERT_TRUE(n) << n.error().message();
+      ASSERT_GT(*n, 0u);
+      got += *n;
+    }
+    EXPECT_EQ(std::string(a, 4) + std::string(b, 3), "0123456");
+    client.close();
+    server.close();
+    ln.close();
+  }, procs(1));
+}
+
 TEST(Net, Ipv6Loopback) {
   gort::run([] {
     auto ln = gort::net::listen_tcp("[::1]:0");
