@@ -631,6 +631,56 @@ TEST(Net, DialTimesOutAgainstAFullAcceptQueue) {
   }, procs(2));
 }
 
+// A connect cancelled midway (its thread enters gort::blocking, which under io_uring cancels the
+// operations in its ring) is resubmitted, finds the first attempt in progress (EALREADY), and
+// still completes once the listener has room.
+TEST(Net, DialSurvivesItsThreadBlockingMidConnect) {
+  gort::run([] {
+    gort::net::ListenOptions opts;
+    opts.backlog = 1;
+    auto ln = gort::net::listen_tcp("127.0.0.1:0", opts);
+    ASSERT_TRUE(ln) << ln.error().message();
+    const gort::net::Address addr = *ln->local_address();
+    // Fill the accept queue: dial until one attempt times out.
+    std::vector<Conn> held;
+    for (int i = 0; i < 8; ++i) {
+      auto c = gort::net::dial(addr, Deadline::after(200ms));
+      if (!c) {
+        ASSERT_EQ(c.error(), std::errc::timed_out) << c.error().message();
+        break;
+      }
+      held.push_back(std::move(*c));
+    }
+    ASSERT_FALSE(held.empty());
+    std::atomic<bool> connected{false};
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      auto c = gort::net::dial(addr, Deadline::after(20s));
+      EXPECT_TRUE(c) << c.error().message();
+      connected = c.ok();
+      if (c) c->close();
+      wg.done();
+    });
+    // One processor: the dial waits in this thread's ring (or for writability under epoll).
+    while (gort::rt::netpoll::waiters() == 0) gort::yield();
+    gort::blocking([] { usleep(20000); });
+    // Make room: the kernel accepts the connect's next SYN (retransmitted after ~1 s).
+    for (size_t i = 0; i < held.size(); ++i) {
+      auto s = ln->accept(Deadline::after(5s));
+      ASSERT_TRUE(s) << s.error().message();
+      s->close();
+    }
+    auto last = ln->accept(Deadline::after(15s));
+    EXPECT_TRUE(last) << last.error().message();
+    if (last) last->close();
+    wg.wait();
+    EXPECT_TRUE(connected);
+    for (auto& c : held) c.close();
+    ln->close();
+  }, procs(1));
+}
+
 TEST(Net, VectoredWriteAndReadKeepEveryByteInOrder) {
   gort::run([] {
     auto [ln, client, server] = connected_pair();
