@@ -609,6 +609,15 @@ def status_cell(key, v, nd=0):
 def ratio(a, b):
     return a / b if a is not None and b else None
 
+def paired(a, b):
+    # The two servers' runs of one repetition ran back to back, so their ratio shares the
+    # machine's state of that moment: the spread of these ratios shows how much of a difference
+    # is noise. Only when both have every repetition (else the runs would not pair up).
+    if len(a) != reps or len(b) != reps:
+        return "—"
+    rs = [x / y for x, y in zip(a, b) if y and not math.isnan(x) and not math.isnan(y)]
+    return cell(rs, 2) if rs else "—"
+
 def verdict(r, ok, key=None):
     if r is None:
         return "**failed**" if key in fails and not results.get(key) else "n/a"
@@ -640,7 +649,9 @@ o.append(f"Client and servers share this machine, over loopback ({e['NCPU']} CPU
          f"Servers run interleaved; every run starts a fresh server. Runs per server and "
          f"configuration: {reps}. Cells: median (min–max). \"Cores used\" is the server's user+system CPU "
          f"time (all threads and child processes, /proc) over the measured interval divided by its "
-         f"length; \"per core\" is the rate divided by cores used.\n")
+         f"length; \"per core\" is the rate divided by cores used. \"Per repetition\": the ratio "
+         f"within each repetition (whose runs ran close together), median (min–max), to show how "
+         f"much of a difference is noise; verdicts use the ratio of the medians.\n")
 
 bar_lines = []
 
@@ -675,8 +686,9 @@ if "echo" in scenarios:
         pcs = [x for x in pcs if not math.isnan(x)]
         c_pc = statistics.median(pcs) if pcs else None
         go_p99 = med(("echo", c, "go"), "p99_us")
-        o.append("| ratio | value | bar (issue 4) | verdict |")
-        o.append("|---|---|---|---|")
+        go_rs = results.get(("echo", c, "go"), [])
+        o.append("| ratio | value | per repetition | bar (issue 4) | verdict |")
+        o.append("|---|---|---|---|---|")
         for s in GORT:
             k = ("echo", c, s)
             rate, p99 = med(k, "msgs_per_s"), med(k, "p99_us")
@@ -687,17 +699,23 @@ if "echo" in scenarios:
             r1 = ratio(rate, go_rate)
             r2 = ratio(pc, c_pc)
             r3 = ratio(p99, go_p99)
+            c_pcs = [per_core(r, "msgs_per_s", "server_cpu_s", "duration_s") for r in c_rs]
+            s_pcs = [per_core(r, "msgs_per_s", "server_cpu_s", "duration_s") for r in rs]
             lines = [
-                (f"{LABEL[s]} msgs/s ÷ Go", r1, "≥ 1.2", r1 is not None and r1 >= 1.2),
-                (f"{LABEL[s]} msgs/s per core ÷ C loop per core", r2, "≥ 0.8", r2 is not None and r2 >= 0.8),
-                (f"{LABEL[s]} p99 ÷ Go p99", r3, "≤ 1.0", r3 is not None and r3 <= 1.0),
+                (f"{LABEL[s]} msgs/s ÷ Go", r1, "≥ 1.2", r1 is not None and r1 >= 1.2,
+                 paired([r["msgs_per_s"] for r in rs], [r["msgs_per_s"] for r in go_rs])),
+                (f"{LABEL[s]} msgs/s per core ÷ C loop per core", r2, "≥ 0.8", r2 is not None and r2 >= 0.8,
+                 paired(s_pcs, c_pcs)),
+                (f"{LABEL[s]} p99 ÷ Go p99", r3, "≤ 1.0", r3 is not None and r3 <= 1.0,
+                 paired([r["p99_us"] for r in rs], [r["p99_us"] for r in go_rs])),
             ]
-            for name, r, bar, ok in lines:
+            for name, r, bar, ok, pr in lines:
                 v = verdict(r, ok, k)
-                o.append(f"| {name} | {fmt(r, 2) + '×' if r is not None else '—'} | {bar} | {v} |")
+                o.append(f"| {name} | {fmt(r, 2) + '×' if r is not None else '—'} | {pr} | {bar} | {v} |")
                 bar_lines.append(f"echo {c} conns: {name} {bar}: {v}")
         rg = ratio(go_rate, med(("echo", c, "c"), "msgs_per_s"))
-        o.append(f"| (Go msgs/s ÷ C loop msgs/s) | {fmt(rg, 2) + '×' if rg is not None else '—'} | — | — |")
+        o.append(f"| (Go msgs/s ÷ C loop msgs/s) | {fmt(rg, 2) + '×' if rg is not None else '—'} | "
+                 f"{paired([r['msgs_per_s'] for r in go_rs], [r['msgs_per_s'] for r in c_rs])} | — | — |")
         o.append("")
 
 # ---- http
@@ -726,23 +744,28 @@ if "http" in scenarios:
         o.append("")
         go_rate = med(("http", c, "go"), "rps")
         ngx = med(("http", c, "nginx"), "rps")
-        o.append("| ratio | value | bar (issue 4) | verdict |")
-        o.append("|---|---|---|---|")
+        rps = {s: [r["rps"] for r in results.get(("http", c, s), [])] for s in servers}
+        o.append("| ratio | value | per repetition | bar (issue 4) | verdict |")
+        o.append("|---|---|---|---|---|")
         for s in GORT:
             rate = med(("http", c, s), "rps")
             r1, r2 = ratio(rate, ngx), ratio(rate, go_rate)
-            for name, r, bar, ok in [
-                (f"{LABEL[s]} req/s ÷ nginx", r1, "≥ 1.0", r1 is not None and r1 >= 1.0),
-                (f"{LABEL[s]} req/s ÷ Go net/http", r2, "≥ 1.2", r2 is not None and r2 >= 1.2),
+            for name, r, bar, ok, pr in [
+                (f"{LABEL[s]} req/s ÷ nginx", r1, "≥ 1.0", r1 is not None and r1 >= 1.0,
+                 paired(rps[s], rps["nginx"])),
+                (f"{LABEL[s]} req/s ÷ Go net/http", r2, "≥ 1.2", r2 is not None and r2 >= 1.2,
+                 paired(rps[s], rps["go"])),
             ]:
                 v = verdict(r, ok, ("http", c, s))
-                o.append(f"| {name} | {fmt(r, 2) + '×' if r is not None else '—'} | {bar} | {v} |")
+                o.append(f"| {name} | {fmt(r, 2) + '×' if r is not None else '—'} | {pr} | {bar} | {v} |")
                 bar_lines.append(f"http {c} conns: {name} {bar}: {v}")
-        for name, a, b in [("nginx ÷ Go", ngx, go_rate),
-                           ("C loop ÷ Go", med(("http", c, "c"), "rps"), go_rate),
-                           ("C loop ÷ nginx", med(("http", c, "c"), "rps"), ngx)]:
+        for name, a, b, pr in [("nginx ÷ Go", ngx, go_rate, paired(rps["nginx"], rps["go"])),
+                               ("C loop ÷ Go", med(("http", c, "c"), "rps"), go_rate,
+                                paired(rps["c"], rps["go"])),
+                               ("C loop ÷ nginx", med(("http", c, "c"), "rps"), ngx,
+                                paired(rps["c"], rps["nginx"]))]:
             r = ratio(a, b)
-            o.append(f"| ({name}) | {fmt(r, 2) + '×' if r is not None else '—'} | — | — |")
+            o.append(f"| ({name}) | {fmt(r, 2) + '×' if r is not None else '—'} | {pr} | — | — |")
         o.append("")
 
 # ---- kv
