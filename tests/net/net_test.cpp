@@ -590,30 +590,48 @@ TEST(Net, ConnectionRefusedIsAValue) {
   }, procs(1));
 }
 
+// One goroutine waits on an fd: under io_uring as a ring operation (not a readiness waiter),
+// under epoll for readiness.
+void expect_the_waiter_in_the_ring_under_io_uring() {
+  const bool ring = std::string(gort::rt::netpoll::backend_name()) == "io_uring";
+  EXPECT_EQ(gort::rt::netpoll::readiness_waiters(), ring ? 0 : 1);
+}
+
+// A listener with a backlog of 1 that nobody accepts from: once its accept queue is full the
+// kernel drops new SYNs, so a connect hangs until its deadline (no real network needed).
+Listener tiny_backlog_listener() {
+  gort::net::ListenOptions opts;
+  opts.backlog = 1;
+  auto ln = gort::net::listen_tcp("127.0.0.1:0", opts);
+  EXPECT_TRUE(ln) << ln.error().message();
+  return *ln;
+}
+
+// Dials addr until an attempt times out (the accept queue is full then); the connections that
+// got in are appended to *held. False if none timed out within 8 attempts.
+bool dial_until_one_times_out(const gort::net::Address& addr, std::chrono::milliseconds each,
+                              std::vector<Conn>* held) {
+  for (int i = 0; i < 8; ++i) {
+    auto c = gort::net::dial(addr, Deadline::after(each));
+    if (!c) {
+      EXPECT_EQ(c.error(), std::errc::timed_out) << c.error().message();
+      return c.error() == std::errc::timed_out;
+    }
+    held->push_back(std::move(*c));
+  }
+  return false;
+}
+
 TEST(Net, DialTimesOutAgainstAFullAcceptQueue) {
   gort::run([] {
-    // Nobody accepts and the backlog is tiny: once the accept queue is full the kernel drops
-    // new SYNs, so a connect hangs until its deadline (no real network needed).
-    gort::net::ListenOptions opts;
-    opts.backlog = 1;
-    auto ln = gort::net::listen_tcp("127.0.0.1:0", opts);
-    ASSERT_TRUE(ln) << ln.error().message();
-    const gort::net::Address addr = *ln->local_address();
+    Listener ln = tiny_backlog_listener();
+    const gort::net::Address addr = *ln.local_address();
     std::vector<Conn> held;
     std::atomic<bool> timed_out{false}, done{false};
     gort::WaitGroup wg;
     wg.add(1);
     gort::go([&] {
-      for (int i = 0; i < 8 && !timed_out; ++i) {
-        auto c = gort::net::dial(addr, Deadline::after(300ms));
-        if (c) {
-          held.push_back(std::move(*c));
-          continue;
-        }
-        EXPECT_EQ(c.error(), std::errc::timed_out) << c.error().message();
-        timed_out = c.error() == std::errc::timed_out;
-        break;
-      }
+      timed_out = dial_until_one_times_out(addr, 300ms, &held);
       done = true;
       wg.done();
     });
@@ -621,13 +639,12 @@ TEST(Net, DialTimesOutAgainstAFullAcceptQueue) {
     // set), for writability under epoll.
     while (!done && gort::rt::netpoll::waiters() == 0) gort::yield();
     if (!done) {
-      const bool ring = std::string(gort::rt::netpoll::backend_name()) == "io_uring";
-      EXPECT_EQ(gort::rt::netpoll::readiness_waiters(), ring ? 0 : 1);
+      expect_the_waiter_in_the_ring_under_io_uring();
     }
     wg.wait();
     EXPECT_TRUE(timed_out);
     for (auto& c : held) c.close();
-    ln->close();
+    ln.close();
   }, procs(2));
 }
 
@@ -636,21 +653,10 @@ TEST(Net, DialTimesOutAgainstAFullAcceptQueue) {
 // still completes once the listener has room.
 TEST(Net, DialSurvivesItsThreadBlockingMidConnect) {
   gort::run([] {
-    gort::net::ListenOptions opts;
-    opts.backlog = 1;
-    auto ln = gort::net::listen_tcp("127.0.0.1:0", opts);
-    ASSERT_TRUE(ln) << ln.error().message();
-    const gort::net::Address addr = *ln->local_address();
-    // Fill the accept queue: dial until one attempt times out.
+    Listener ln = tiny_backlog_listener();
+    const gort::net::Address addr = *ln.local_address();
     std::vector<Conn> held;
-    for (int i = 0; i < 8; ++i) {
-      auto c = gort::net::dial(addr, Deadline::after(200ms));
-      if (!c) {
-        ASSERT_EQ(c.error(), std::errc::timed_out) << c.error().message();
-        break;
-      }
-      held.push_back(std::move(*c));
-    }
+    ASSERT_TRUE(dial_until_one_times_out(addr, 200ms, &held));
     ASSERT_FALSE(held.empty());
     std::atomic<bool> connected{false};
     gort::WaitGroup wg;
@@ -667,17 +673,17 @@ TEST(Net, DialSurvivesItsThreadBlockingMidConnect) {
     gort::blocking([] { usleep(20000); });
     // Make room: the kernel accepts the connect's next SYN (retransmitted after ~1 s).
     for (size_t i = 0; i < held.size(); ++i) {
-      auto s = ln->accept(Deadline::after(5s));
+      auto s = ln.accept(Deadline::after(5s));
       ASSERT_TRUE(s) << s.error().message();
       s->close();
     }
-    auto last = ln->accept(Deadline::after(15s));
+    auto last = ln.accept(Deadline::after(15s));
     EXPECT_TRUE(last) << last.error().message();
     if (last) last->close();
     wg.wait();
     EXPECT_TRUE(connected);
     for (auto& c : held) c.close();
-    ln->close();
+    ln.close();
   }, procs(1));
 }
 
@@ -742,8 +748,7 @@ TEST(Net, VectoredReadWaitsAndHonoursItsDeadline) {
     // While it waits, it counts as an fd waiter, of the kind the backend runs.
     while (gort::rt::netpoll::waiters() == 0 && !timed_out) gort::yield();
     if (!timed_out) {
-      const bool ring = std::string(gort::rt::netpoll::backend_name()) == "io_uring";
-      EXPECT_EQ(gort::rt::netpoll::readiness_waiters(), ring ? 0 : 1);
+      expect_the_waiter_in_the_ring_under_io_uring();
     }
     wg.wait();
     EXPECT_TRUE(timed_out);
