@@ -44,7 +44,7 @@ struct alignas(64) M {
   M* idle_next = nullptr;       // idle M list (sched lock)
   Parker parker;
   bool spinning = false;        // looking for work to steal (counted in Sched::nmspinning)
-  std::atomic<bool> in_poll{false};  // blocked (or about to block) in the netpoller: wake_m
+  std::atomic<bool> in_poll{false};  // blocked (or about to block) in epoll_wait: wake_m
   bool in_blocking = false;
   uint32_t blocking_nest = 0;   // nested gort::blocking() calls inside the outermost one
   AfterSwitch after_switch;

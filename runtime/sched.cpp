@@ -431,17 +431,18 @@ void idle_park(M* m) {
         if (poll_role_needed()) continue;
       } else if (netpoll::active()) {
         // Block in the poller until the earliest timer (Go's blocking netpoll in findrunnable).
-        // in_poll before the permit check: wake_m unparks, then reads in_poll.
+        // in_poll before the permit check: wake_m unparks, then reads in_poll. With a ring of
+        // its own (io_uring) the M waits in the ring, where the unpark alone wakes it (the
+        // FUTEX_WAIT on its parker word), so wake_m need not also write the poller's eventfd.
         const int64_t timeout =
             next == kNoTimer ? -1 : std::max<int64_t>(0, next - now_ns());
-        m->in_poll.store(true, std::memory_order_seq_cst);
+        const bool in_epoll_wait = m->io_ring == nullptr;
+        if (in_epoll_wait) m->in_poll.store(true, std::memory_order_seq_cst);
         if (!m->parker.try_take()) {
-          // With a ring of its own (io_uring), in the ring: its completions, the epoll set and
-          // the parker all wake it there.
-          polled = m->io_ring != nullptr ? netpoll::park_m(m, timeout, true, &npolled)
-                                        : netpoll::poll(timeout, &npolled);
+          polled = in_epoll_wait ? netpoll::poll(timeout, &npolled)
+                                 : netpoll::park_m(m, timeout, true, &npolled);
         }
-        m->in_poll.store(false, std::memory_order_seq_cst);
+        if (in_epoll_wait) m->in_poll.store(false, std::memory_order_seq_cst);
       } else {
         const int64_t now = now_ns();
         if (next > now) m->parker.park_for(next - now);
