@@ -44,6 +44,10 @@ struct OpRequest {
   void* msg = nullptr;           // recvmsg / sendmsg: the msghdr
   int64_t deadline_ns = 0;       // CLOCK_MONOTONIC; INT64_MAX for none
   uint32_t gen = 0;              // PollDesc::ring_gen of its direction, read before the deadline
+  // recv: the last read of this stream came back short (its queue was empty then), so the
+  // kernel should wait for data before trying (IORING_RECVSEND_POLL_FIRST) instead of failing a
+  // copy attempt first. Only a hint: data already queued completes the operation at once.
+  bool poll_first = false;
 };
 
 class Backend {

@@ -180,6 +180,8 @@ class UringBackend final : public EpollBackend {
     switch (req.kind) {
       case OpKind::kRecv:
         io_uring_prep_recv(sqe, pd->fd, req.buf, req.len, 0);
+        // (Linux 5.19; the probe's DEFER_TASKRUN, 6.1, implies it.)
+        if (req.poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
         break;
       case OpKind::kSend:
         io_uring_prep_send(sqe, pd->fd, req.buf, req.len, MSG_NOSIGNAL);

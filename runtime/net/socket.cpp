@@ -156,10 +156,14 @@ Result<size_t> Socket::io(Mode mode, Deadline d, IoCall call, void* ctx,
   OpRef ref(this);
   if (!ref) return Errc::closed;
   std::lock_guard<gort::Mutex> lock(mu_[static_cast<int>(mode)]);
-  if (ring_op != nullptr) {
-    if (auto r = ring_io(mode, d, ring_op)) return *r;
-  }
   const bool stream_read = ring_op != nullptr && ring_op->kind == rt::netpoll::OpKind::kRecv;
+  if (ring_op != nullptr) {
+    if (stream_read) ring_op->poll_first = read_drained_;
+    if (auto r = ring_io(mode, d, ring_op)) {
+      if (stream_read) read_drained_ = r->ok() && **r > 0 && **r < ring_op->len;
+      return *r;
+    }
+  }
   bool wait_first = false;
   if (stream_read && read_drained_) {
     read_drained_ = false;

@@ -94,7 +94,8 @@ class Socket {
   gort::Mutex mu_[2];     // one reader, one writer at a time
   // The last stream read returned fewer bytes than asked: the receive queue was empty then (TCP
   // and Unix stream reads copy until the queue is empty or the buffer full), so the next read
-  // waits for a readiness edge first instead of paying a syscall for EAGAIN. Under mu_[kRead].
+  // waits for a readiness edge first instead of paying a syscall for EAGAIN (under io_uring: the
+  // next recv asks the kernel to wait before trying, OpRequest::poll_first). Under mu_[kRead].
   bool read_drained_ = false;
 };
 
