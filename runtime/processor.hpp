@@ -52,6 +52,7 @@ struct alignas(64) P {
   int64_t sysmon_when = 0;
   uint64_t sysmon_blocktick = 0;
   int64_t sysmon_block_when = 0;
+  uint32_t sysmon_runq_tail = 0;  // the run queue's tail at the previous round
 };
 
 inline void count(std::atomic<uint64_t>& c, uint64_t n = 1) {

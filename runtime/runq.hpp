@@ -126,6 +126,10 @@ class RunQueue {
       if (tail_.load(std::memory_order_acquire) == t) return h == t && next == nullptr;
     }
   }
+  // Any thread: the free-running counters (sysmon's waiting-work check: an element below an
+  // earlier tail that is still at or above the head now has been queued all along).
+  uint32_t head_index() const { return head_.load(std::memory_order_acquire); }
+  uint32_t tail_index() const { return tail_.load(std::memory_order_acquire); }
   // Any thread: the goroutine in runnext now (a hint; see steal_work).
   G* peek_next() const { return runnext_.load(std::memory_order_acquire); }
   uint32_t size() const {

@@ -2,8 +2,9 @@
 //
 // Each round it (1) retakes Ps stuck in gort::blocking() for at least one round, (2) asks a
 // goroutine that has held its P for > 10 ms without a new time slice to yield (preempt_point
-// and every runtime call honour it), (3) gives back pages of idle cached stacks about once a
-// second, (4) prints the schedtrace line if asked. It sleeps 20 µs while it keeps finding work,
+// and every runtime call honour it), (3) starts a thread for queued work that waited a whole
+// round while a P idled (wake_for_waiting_work), (4) gives back pages of idle cached stacks
+// about once a second, (5) prints the schedtrace line if asked. It sleeps 20 µs while it keeps finding work,
 // doubling after 50 idle rounds up to 10 ms; when every P is idle and no thread is blocked it
 // sleeps until woken (startm, blocking_enter and shutdown wake it) or for at most a second, so
 // an idle runtime costs one wake-up per second.
@@ -36,6 +37,9 @@ constexpr int64_t kScavengeEveryNs = 1'000'000'000;
 constexpr int64_t kTimerGraceNs = 1'000'000;
 constexpr int64_t kNetpollStaleNs = 10'000'000;  // Go: sysmon polls after 10 ms without a poll
 constexpr int64_t kDeepSleepAfterNs = 20'000'000;  // every P idle this long: sysmon sleeps until woken
+// While goroutines are queued and a P idles with nobody spinning, sysmon looks at least this
+// often, so work queued without a wake-up waits at most about two of these for another thread.
+constexpr int64_t kWaitingWorkCheckNs = 1'000'000;
 
 bool retake(int64_t now) {
   bool acted = false;
@@ -82,6 +86,37 @@ bool retake(int64_t now) {
   return acted;
 }
 
+// The backstop for work queued without waking anyone. An M that reaps completions of its own
+// io_uring queues their goroutines on its P and wakes nobody (sched.cpp, inject_own): it usually
+// gets through them sooner than a woken thread would steal some, and a thief's next operations
+// would land in its own ring, so both threads then keep waking each other. But behind a
+// goroutine that computes for long, that work would wait while another P idles. So: a goroutine
+// that was queued at the previous round and is still queued now (it sat below that round's tail
+// and the head has not passed it: the counters are free-running, so no cost on the scheduling
+// path), or a global queue seen non-empty twice in a row, while a P idles and no M spins, gets
+// a spinning M started, which steals half. Returns whether anything is queued anywhere (the
+// caller then keeps its rounds short enough for this check to matter).
+bool wake_for_waiting_work(bool* global_was_queued) {
+  bool waited = false;
+  bool queued = false;
+  for (P* p : sched->allp) {
+    const uint32_t head = p->runq.head_index();
+    if (static_cast<int32_t>(p->sysmon_runq_tail - head) > 0) waited = true;
+    p->sysmon_runq_tail = p->runq.tail_index();
+    if (p->sysmon_runq_tail != head) queued = true;
+  }
+  const bool global_queued = !sched->runq.empty();
+  if (global_queued && *global_was_queued) waited = true;
+  *global_was_queued = global_queued;
+  queued = queued || global_queued;
+  if (waited && sched->npidle.load(std::memory_order_seq_cst) > 0 &&
+      sched->nmspinning.load(std::memory_order_seq_cst) == 0) {
+    sched->waiting_work_wakes.fetch_add(1, std::memory_order_relaxed);
+    wakep();
+  }
+  return queued;
+}
+
 void schedtrace(int64_t start) {
   std::string queues;
   for (P* p : sched->allp) absl::StrAppend(&queues, queues.empty() ? "" : " ", p->runq.size());
@@ -105,6 +140,8 @@ void sysmon_main() {
   int64_t last_scavenge = start;
   int64_t last_trace = start;
   int64_t idle_since = 0;  // when every P was first seen idle in a row of rounds (0: not now)
+  bool global_was_queued = false;
+  bool work_queued = false;  // at the last round, with a P idle and nobody spinning
   while (!sched->shutdown.load(std::memory_order_acquire)) {
     const bool all_idle = sched->npidle.load() == sched->procs && sched->nmblocking.load() == 0;
     if (!all_idle) {
@@ -141,9 +178,12 @@ void sysmon_main() {
     }
     if (idle_rounds > 50) delay_ns = std::min<int64_t>(delay_ns * 2, 10'000'000);
     else delay_ns = 20'000;
-    sched->sysmon_parker.park_for(delay_ns);
+    sched->sysmon_parker.park_for(work_queued ? std::min(delay_ns, kWaitingWorkCheckNs) : delay_ns);
     int64_t now = now_ns();
     idle_rounds = retake(now) ? 0 : idle_rounds + 1;
+    // Not counted as acting (no short rounds for it): kWaitingWorkCheckNs bounds the wait.
+    work_queued = wake_for_waiting_work(&global_was_queued) &&
+                  sched->npidle.load(std::memory_order_relaxed) > 0;
     if (earliest_timer() <= now - kTimerGraceNs) run_all_timers(now);
     // Fds nobody polled for 10 ms (every P busy, no M blocked in the poller): poll here;
     // what is ready goes to the global queue (Go's sysmon does the same).

@@ -30,6 +30,9 @@ struct SchedulerStats {
   uint64_t blocking_calls = 0;
   uint64_t handoffs = 0;         // processors retaken from blocking calls by sysmon
   uint64_t preempt_requests = 0;
+  // Threads sysmon started because queued goroutines had waited a whole sysmon round while a
+  // processor idled (work queued without a wake-up: completions of a thread's own io_uring).
+  uint64_t waiting_work_wakes = 0;
   uint64_t stack_bytes_reserved = 0;
   uint64_t stacks_in_use = 0;
   std::string poller;            // netpoller backend: "epoll", "io_uring" or "none"

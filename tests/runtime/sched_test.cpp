@@ -8,6 +8,9 @@
 #include <gtest/gtest.h>
 
 #include "gort/gort.hpp"
+#include "netpoll/netpoll.hpp"
+#include "runtime/machine.hpp"
+#include "runtime/sched.hpp"
 #include "tests/support/procs.hpp"
 
 namespace {
@@ -18,6 +21,47 @@ __attribute__((noipa)) std::thread::id this_thread_now() { return std::this_thre
 
 using gort::test::ProcsTest;
 using gort::test::kScale;
+using namespace std::chrono_literals;
+
+// A goroutine queued on a busy processor without waking anyone (as a thread queues the
+// completions it reaped from its own io_uring) must still reach the idle processor: sysmon
+// starts a thread for work that waited a whole round. The queuing goroutine then computes
+// without one preemption point until the queued one has run, so nothing else can run it.
+TEST(Sched, WorkQueuedWithoutAWakeUpReachesAnIdleProcessor) {
+  gort::Config c;
+  c.procs = 2;
+  gort::run([] {
+    namespace rt = gort::rt;
+    std::atomic<rt::G*> parked{nullptr};
+    std::atomic<bool> ran{false};
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      rt::netpoll::waiter_added();  // counted like a goroutine parked on an fd
+      rt::G* self = rt::current_m()->curg;
+      self->set_status(rt::GStatus::kRunning, rt::GStatus::kWaiting);
+      rt::park_nolock([](rt::G* g, void* arg) {
+        static_cast<std::atomic<rt::G*>*>(arg)->store(g, std::memory_order_release);
+      }, &parked);
+      ran.store(true);
+      wg.done();
+    });
+    while (parked.load(std::memory_order_acquire) == nullptr) gort::sleep_for(1ms);
+    gort::sleep_for(50ms);
+    // Every other thread has stopped spinning and sleeps by now.
+    auto until = std::chrono::steady_clock::now() + 20ms;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    const uint64_t wakes_before = gort::stats().waiting_work_wakes;
+    rt::inject_glist(parked.load(), /*wake=*/false);  // counts it out as an fd waiter
+    until = std::chrono::steady_clock::now() + 20s;
+    while (!ran.load() && std::chrono::steady_clock::now() < until) {
+    }
+    ASSERT_TRUE(ran.load()) << "the queued goroutine never ran beside a busy one";
+    EXPECT_GT(gort::stats().waiting_work_wakes, wakes_before) << gort::stats().to_string();
+    wg.wait();
+  }, c);
+}
 
 TEST_P(ProcsTest, RunReturnsMainResult) {
   EXPECT_EQ(gort::run([] { return 42; }, config()), 42);
