@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Network benchmarks side by side: gort's example servers (each poller backend) beside Go 1.19
 # (net, net/http), a hand-written single-threaded epoll loop in C, nginx (2 workers) and
-# redis-server, the client on loopback on the same machine. Servers run interleaved
-# (gort-epoll, gort-io_uring, Go, C, ..., then again), each run a freshly started server.
+# redis-server, the client on loopback on the same machine. Servers run interleaved, the order
+# rotated by one at every repetition (gort-epoll, gort-io_uring, Go, C; then gort-io_uring, Go,
+# C, gort-epoll; ...), each run a freshly started server.
 # Writes a markdown report to bench/results/<date>-<short git hash>-net.md.
 #
 #   bench/net_compare.sh [BUILD_DIR]          (BUILD_DIR, or $BUILD_DIR, default: build)
@@ -449,8 +450,13 @@ for sc in $SCENARIOS; do
   esac
   for cfg in $configs; do
     note "== $sc $([[ $sc == kv ]] && echo "pipeline=$cfg" || echo "conns=$cfg") ($REPS reps, servers interleaved)"
+    read -r -a ring <<<"$servers"
     for ((r = 1; r <= REPS; r++)); do
-      for s in $servers; do
+      # Each repetition starts one server later (a rotation), so over the repetitions every
+      # server runs in every position: a machine whose speed drifts with time, or with what ran
+      # just before, favours no one.
+      for ((i = 0; i < ${#ring[@]}; i++)); do
+        s="${ring[$(((i + r - 1) % ${#ring[@]}))]}"
         if [[ -n "${skip[$s:$sc]:-}" ]]; then
           record_na "scenario=$sc $([[ $sc == kv ]] && echo pipeline || echo conns)=$cfg server=$s rep=$r" "${skip[$s:$sc]}"
           continue
@@ -646,7 +652,8 @@ if e["SERVER_CPUS"] or e["CLIENT_CPUS"]:
 o.append(f"Client and servers share this machine, over loopback ({e['NCPU']} CPUs, unpinned unless "
          f"said).{pin} gort runs with GORT_PROCS={e['PROCS']}, Go with GOMAXPROCS={e['PROCS']}; the C "
          f"loops are single-threaded, nginx has 2 workers, redis-server its default (one thread). "
-         f"Servers run interleaved; every run starts a fresh server. Runs per server and "
+         f"Servers run interleaved, their order rotated by one at each repetition; every run starts "
+         f"a fresh server. Runs per server and "
          f"configuration: {reps}. Cells: median (min–max). \"Cores used\" is the server's user+system CPU "
          f"time (all threads and child processes, /proc) over the measured interval divided by its "
          f"length; \"per core\" is the rate divided by cores used. \"Per repetition\": the ratio "
