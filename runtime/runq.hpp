@@ -3,7 +3,7 @@
 //
 // Who may call what:
 //   push, push_next, pop, steal_into (as the thief's own queue)  only the owning P's M;
-//   steal_into (as the victim), empty, size                       any thread.
+//   steal_into (as the victim), empty, size, head_index, tail_index   any thread.
 //
 // Invariants:
 //   * head and tail are free-running 32-bit counters; tail - head is the number of queued Gs,

@@ -4,8 +4,9 @@
 // goroutine that has held its P for > 10 ms without a new time slice to yield (preempt_point
 // and every runtime call honour it), (3) starts a thread for queued work that waited a whole
 // round while a P idled (wake_for_waiting_work), (4) gives back pages of idle cached stacks
-// about once a second, (5) prints the schedtrace line if asked. It sleeps 20 µs while it keeps finding work,
-// doubling after 50 idle rounds up to 10 ms; when every P is idle and no thread is blocked it
+// about once a second, (5) prints the schedtrace line if asked. It sleeps 20 µs while it keeps
+// finding work, doubling after 50 idle rounds up to 10 ms (1 ms at most while work is queued
+// and a P idles); when every P is idle and no thread is blocked it
 // sleeps until woken (startm, blocking_enter and shutdown wake it) or for at most a second, so
 // an idle runtime costs one wake-up per second.
 //
@@ -141,7 +142,7 @@ void sysmon_main() {
   int64_t last_trace = start;
   int64_t idle_since = 0;  // when every P was first seen idle in a row of rounds (0: not now)
   bool global_was_queued = false;
-  bool work_queued = false;  // at the last round, with a P idle and nobody spinning
+  bool work_queued = false;  // something was queued at the last round while a P idled
   while (!sched->shutdown.load(std::memory_order_acquire)) {
     const bool all_idle = sched->npidle.load() == sched->procs && sched->nmblocking.load() == 0;
     if (!all_idle) {
