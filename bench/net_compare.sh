@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Network benchmarks side by side: gort's example servers (each poller backend) beside Go 1.19
-# (net, net/http), a hand-written single-threaded epoll loop in C, nginx (2 workers) and
-# redis-server, the client on loopback on the same machine. Servers run interleaved, the order
-# rotated by one at every repetition (gort-epoll, gort-io_uring, Go, C; then gort-io_uring, Go,
-# C, gort-epoll; ...), each run a freshly started server.
+# Network benchmarks side by side: gort's example servers (each poller backend, and io_uring
+# with stream reads on readiness) beside Go 1.19 (net, net/http), a hand-written
+# single-threaded epoll loop in C, nginx (2 workers) and redis-server, the client on loopback on
+# the same machine. Servers run interleaved, the order rotated by one at every repetition
+# (gort-epoll, gort-io_uring, gort-io_uring-readiness, Go, C; then gort-io_uring, ..., C,
+# gort-epoll; ...), each run a freshly started server.
 # Writes a markdown report to bench/results/<date>-<short git hash>-net.md.
 #
 #   bench/net_compare.sh [BUILD_DIR]          (BUILD_DIR, or $BUILD_DIR, default: build)
@@ -16,8 +17,9 @@
 #         gort examples/http_server, Go net/http, C epoll_http, nginx (2 workers).
 #   kv    redis-benchmark -t ping,set,get -c 50 -q --csv, plain and pipelined (-P 16).
 #         gort examples/kv_server, redis-server (save "", appendonly no).
-# gort servers take --addr HOST:PORT, GORT_PROCS and GORT_POLLER=epoll|io_uring from the
-# environment; a missing binary shows as n/a.
+# gort servers take --addr HOST:PORT, GORT_PROCS, GORT_POLLER=epoll|io_uring and
+# GORT_URING_READS=ring|readiness from the environment; a missing binary shows as n/a.
+# gort-io_uring runs GORT_URING_READS=ring (the default), gort-io_uring-readiness =readiness.
 #
 # Environment:
 #   REPS=5  DURATION=5 (s per echo/wrk run)  WARMUP=1 (s, unmeasured, before each echo/wrk run)
@@ -26,6 +28,7 @@
 #   KV_N=100000 (requests per test)  KV_PIPE_N=1000000 (with -P 16)  KV_CLIENTS=50
 #   PORT_BASE=18100  HOST=127.0.0.1  START_TIMEOUT=10 (s to wait for a server's port)
 #   SERVER_CPUS= CLIENT_CPUS= (taskset -c lists to pin servers / clients; default: unpinned)
+#   GORT_SERVERS="gort-epoll gort-io_uring gort-io_uring-readiness" (the gort variants to run)
 #   INSTALL=1 (apt-get install missing wrk, nginx-light, redis-tools, redis-server; 0: never)
 #   OUT=path.md (report path)  LOG=path (append every run's client and server output)
 #
@@ -56,6 +59,7 @@ START_TIMEOUT="${START_TIMEOUT:-10}"
 SERVER_CPUS="${SERVER_CPUS:-}"
 CLIENT_CPUS="${CLIENT_CPUS:-}"
 INSTALL="${INSTALL:-1}"
+GORT_SERVERS="${GORT_SERVERS:-gort-epoll gort-io_uring gort-io_uring-readiness}"
 
 die() { echo "net_compare.sh: $*" >&2; exit 1; }
 note() { echo "net_compare.sh: $*" >&2; }
@@ -216,10 +220,14 @@ server_setup() {
   srv_env=(GOMAXPROCS="$PROCS" GORT_PROCS="$PROCS")
   srv_na=""
   case "$name" in
-    gort-epoll | gort-io_uring)
+    gort-epoll | gort-io_uring | gort-io_uring-readiness)
       case "$sc" in echo) gb="$(gort_bin_of echo_server)" ;; http) gb="$(gort_bin_of http_server)" ;; kv) gb="$(gort_bin_of kv_server)" ;; esac
       if [[ ! -x "$gb" ]]; then srv_na="not built ($gb missing)"; return 1; fi
-      srv_env+=(GORT_POLLER="${name#gort-}")
+      case "$name" in
+        gort-epoll) srv_env+=(GORT_POLLER=epoll) ;;
+        gort-io_uring) srv_env+=(GORT_POLLER=io_uring GORT_URING_READS=ring) ;;
+        *) srv_env+=(GORT_POLLER=io_uring GORT_URING_READS=readiness) ;;
+      esac
       srv_cmd=("$gb" --addr "$HOST:$port")
       ;;
     go)
@@ -437,9 +445,12 @@ run_kv() {  # server pipeline rep
 }
 
 # ---- run, interleaved ---------------------------------------------------------------------------
-echo_servers="gort-epoll gort-io_uring go c"
-http_servers="gort-epoll gort-io_uring go c nginx"
-kv_servers="gort-epoll gort-io_uring redis"
+for s in $GORT_SERVERS; do
+  case "$s" in gort-epoll | gort-io_uring | gort-io_uring-readiness) ;; *) die "GORT_SERVERS: unknown $s" ;; esac
+done
+echo_servers="$GORT_SERVERS go c"
+http_servers="$GORT_SERVERS go c nginx"
+kv_servers="$GORT_SERVERS redis"
 declare -A skip=()  # server:scenario -> reason; not available at all (binary missing)
 
 for sc in $SCENARIOS; do
@@ -508,6 +519,7 @@ cmdline="REPS=$REPS DURATION=$DURATION WARMUP=$WARMUP CONNS=\"$CONNS\" PROCS=$PR
 [[ "$KV_CLIENTS" != 50 ]] && cmdline+=" KV_CLIENTS=$KV_CLIENTS"
 [[ -n "$SERVER_CPUS" ]] && cmdline+=" SERVER_CPUS=$SERVER_CPUS"
 [[ -n "$CLIENT_CPUS" ]] && cmdline+=" CLIENT_CPUS=$CLIENT_CPUS"
+[[ "$GORT_SERVERS" != "gort-epoll gort-io_uring gort-io_uring-readiness" ]] && cmdline+=" GORT_SERVERS=\"$GORT_SERVERS\""
 cmdline+=" bench/net_compare.sh $BUILD_DIR"
 
 # ---- report -------------------------------------------------------------------------------------
@@ -517,7 +529,7 @@ BUILD_TYPE="$build_type" CXX_USED="$cxx_used" HASH="$hash" DIRTY="$dirty" DATE_S
 CMDLINE="$cmdline" REPS="$REPS" DURATION="$DURATION" WARMUP="$WARMUP" CONNS="$CONNS" PROCS="$PROCS" \
 SCENARIOS="$SCENARIOS" SIZE="$SIZE" CLIENT_THREADS="$CLIENT_THREADS" WRK_THREADS="$WRK_THREADS" \
 KV_N="$KV_N" KV_PIPE_N="$KV_PIPE_N" KV_CLIENTS="$KV_CLIENTS" \
-SERVER_CPUS="$SERVER_CPUS" CLIENT_CPUS="$CLIENT_CPUS" \
+SERVER_CPUS="$SERVER_CPUS" CLIENT_CPUS="$CLIENT_CPUS" GORT_SERVERS="$GORT_SERVERS" \
 python3 - "$raw" "$out" <<'PYEOF'
 import math, os, statistics, sys
 
@@ -529,13 +541,14 @@ scenarios = e["SCENARIOS"].split()
 
 LABEL = {
     "gort-epoll": "gort (GORT_POLLER=epoll)",
-    "gort-io_uring": "gort (GORT_POLLER=io_uring)",
+    "gort-io_uring": "gort (GORT_POLLER=io_uring, reads in the ring)",
+    "gort-io_uring-readiness": "gort (io_uring, GORT_URING_READS=readiness)",
     "go": "Go 1.19",
     "c": "C epoll loop (1 thread)",
     "nginx": "nginx (2 workers)",
     "redis": "redis-server",
 }
-GORT = ("gort-epoll", "gort-io_uring")
+GORT = tuple(e["GORT_SERVERS"].split())
 
 results = {}   # (scenario, cfg, server[, test]) -> list of dicts
 cpu = {}       # kv (cfg, server) -> list of dicts
@@ -669,7 +682,7 @@ if "echo" in scenarios:
              f"(closed loop: send, wait for all bytes back, check them, send the next), "
              f"{e['CLIENT_THREADS']} client threads, {e['WARMUP']} s warm-up then {e['DURATION']} s "
              f"measured. Latency: first send to last byte back.\n")
-    servers = ["gort-epoll", "gort-io_uring", "go", "c"]
+    servers = [*GORT, "go", "c"]
     for c in conns_list:
         o.append(f"### {c} connections\n")
         o.append("| server | msgs/s | p50 µs | p99 µs | cores used | msgs/s per core | failed / stalled conns |")
@@ -731,7 +744,7 @@ if "http" in scenarios:
     o.append(f"`wrk -t{e['WRK_THREADS']} -cN -d{e['DURATION']}s --latency http://HOST:PORT/` after an "
              f"unmeasured {e['WARMUP']} s wrk run on the same server; GET / answers \"Hello, World!\\n\" "
              f"with keep-alive. Cores used: server CPU time over the wrk run's wall time.\n")
-    servers = ["gort-epoll", "gort-io_uring", "go", "c", "nginx"]
+    servers = [*GORT, "go", "c", "nginx"]
     for c in conns_list:
         o.append(f"### {c} connections\n")
         o.append("| server | requests/s | p50 µs | p99 µs | cores used | req/s per core | socket errors + non-2xx |")
@@ -782,7 +795,7 @@ if "kv" in scenarios:
              f"(-P 1) and -n {e['KV_PIPE_N']} pipelined (-P 16); redis-server with save \"\" and "
              f"appendonly no. Requests/s as redis-benchmark reports them; p99 in ms. Cores used: server "
              f"CPU time over the whole redis-benchmark run (all tests).\n")
-    servers = ["gort-epoll", "gort-io_uring", "redis"]
+    servers = [*GORT, "redis"]
     for p in (1, 16):
         tests = []
         for k in results:

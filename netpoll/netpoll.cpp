@@ -25,6 +25,9 @@ std::atomic<int64_t> g_ring_waiters{0};    // relaxed: only a hint for polling
 std::atomic<int64_t> g_last_poll{1};       // 0 while an M blocks in poll()
 std::string g_auto_note;                   // set once under init_mu, before g_backend
 std::atomic<bool> g_announced{false};
+// Config::uring_reads of the run in progress; set by init before any goroutine runs (the
+// runtime's start publishes it), read on every stream read.
+std::atomic<bool> g_ring_reads{true};
 
 const char* poller_name(Poller p) {
   switch (p) {
@@ -38,6 +41,7 @@ const char* poller_name(Poller p) {
 
 void init(const Config& config) {
   std::lock_guard<std::mutex> lock(init_mu);
+  g_ring_reads.store(config.uring_reads != UringReads::kReadiness, std::memory_order_relaxed);
   Backend* b = g_backend.load(std::memory_order_acquire);
   if (b != nullptr) {
     // The poller outlives runtimes (sockets may too); a later run asking for the other backend
@@ -73,7 +77,10 @@ void init(const Config& config) {
       break;
   }
   if (std::getenv("GORT_POLLER_VERBOSE") != nullptr) {
-    std::fprintf(stderr, "gort: netpoller: %s\n", b->name());
+    std::fprintf(stderr, "gort: netpoller: %s%s\n", b->name(),
+                 b->runs_operations() && config.uring_reads == UringReads::kReadiness
+                     ? " (stream reads on readiness)"
+                     : "");
   }
   g_backend.store(b, std::memory_order_release);
 }
@@ -93,6 +100,15 @@ Backend* backend() { return g_backend.load(std::memory_order_acquire); }
 const char* backend_name() {
   Backend* b = backend();
   return b ? b->name() : "none";
+}
+
+bool runs_in_ring(OpKind kind) {
+  Backend* b = backend();
+  if (b == nullptr || !b->runs_operations()) return false;
+  if (kind == OpKind::kRecv || kind == OpKind::kRecvMsg) {
+    return g_ring_reads.load(std::memory_order_relaxed);
+  }
+  return true;
 }
 
 int64_t waiters() { return g_waiters.load(std::memory_order_seq_cst); }

@@ -24,6 +24,7 @@ struct M;
 namespace gort::rt::netpoll {
 
 class Backend;
+enum class OpKind : uint8_t;
 
 // Chooses and starts the backend on the first call (GORT_POLLER / Config::poller; logs the
 // choice once); later calls check the request against the backend in use. Throws
@@ -38,6 +39,9 @@ bool io_uring_available(std::string* why);
 void announce();
 Backend* backend();
 const char* backend_name();         // "epoll", "io_uring" or "none"
+// Whether an operation of this kind goes into the ring (the backend runs operations, and for
+// stream reads Config::uring_reads of the current run is kRing). Else: the readiness loop.
+bool runs_in_ring(OpKind kind);
 
 // Goroutines parked on fds (deadlock detection; whether polling is worth a syscall).
 int64_t waiters();

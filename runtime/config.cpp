@@ -60,6 +60,18 @@ Config resolve_config(const Config& requested) {
       }
     }
   }
+  if (c.uring_reads == UringReads::kAuto) {
+    c.uring_reads = UringReads::kRing;
+    if (const char* v = std::getenv("GORT_URING_READS"); v != nullptr && *v != '\0') {
+      absl::string_view name(v);
+      if (name == "readiness") {
+        c.uring_reads = UringReads::kReadiness;
+      } else if (name != "ring" && name != "auto") {
+        throw std::invalid_argument(
+            absl::StrFormat("gort: GORT_URING_READS=%s (known: ring, readiness)", name));
+      }
+    }
+  }
   if (const char* dbg = std::getenv("GORT_DEBUG"); dbg != nullptr && *dbg != '\0') {
     for (absl::string_view item : absl::StrSplit(dbg, ',', absl::SkipEmpty())) {
       std::pair<absl::string_view, absl::string_view> kv =

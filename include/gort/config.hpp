@@ -5,6 +5,8 @@
 //   GORT_DEBUG=migrate=1    every yield moves the goroutine to another processor (tests)
 //   GORT_DEBUG=schedtrace=MS  print one scheduler line every MS milliseconds to stderr
 //   GORT_POLLER=auto|epoll|io_uring  the netpoller backend when Config::poller is kAuto
+//   GORT_URING_READS=ring|readiness  how io_uring serves stream reads when Config::uring_reads
+//                                    is kAuto
 #pragma once
 
 #include <chrono>
@@ -17,12 +19,25 @@ namespace gort {
 // io_uring where it is unavailable makes gort::run fail with a message saying why.
 enum class Poller { kAuto, kEpoll, kIoUring };
 
+// Under the io_uring backend, how a stream read (Conn::read, read_exact, readv) gets its data.
+// Writes, accept and connect run in the ring either way; epoll ignores this.
+//   kRing       the recv is a ring operation: no syscall of its own, but its completion is
+//               reaped by the thread that submitted it (the kernel runs it as that thread's
+//               task_work), so a reply waits for that thread even when another is idle.
+//   kReadiness  the read waits for a readiness edge (any thread's poll may hand it out) and
+//               then calls recv(2): one syscall per read, but a reader is never tied to one
+//               thread. Measured better where the client shares the server's CPUs
+//               (ARCHITECTURE.md §10).
+//   kAuto       GORT_URING_READS, else kRing.
+enum class UringReads { kAuto, kRing, kReadiness };
+
 struct Config {
   int procs = 0;                 // 0: GORT_PROCS, else the number of CPUs this process may use
   size_t stack_size = 0;         // default stack reservation in bytes; 0: GORT_STACK_KB or 256 KiB
   bool migrate_on_yield = false; // debug: force a move to another processor at every yield
   std::chrono::milliseconds schedtrace{0};  // 0: off (or GORT_DEBUG=schedtrace=MS)
   Poller poller = Poller::kAuto;  // kAuto: GORT_POLLER, else the probe (see Poller)
+  UringReads uring_reads = UringReads::kAuto;  // see UringReads
 };
 
 // Options for one goroutine (gort::go(opts, fn)).

@@ -121,8 +121,8 @@ WaitResult Socket::wait_thread(Mode mode, int64_t deadline_ns) {
 }
 
 std::optional<Result<size_t>> Socket::ring_io(Mode mode, Deadline d, rt::netpoll::OpRequest* op) {
+  if (!rt::netpoll::runs_in_ring(op->kind) || rt::current_owned_p() == nullptr) return std::nullopt;
   rt::netpoll::Backend* b = rt::netpoll::backend();
-  if (b == nullptr || !b->runs_operations() || rt::current_owned_p() == nullptr) return std::nullopt;
   PollDesc* pd = pd_.load(std::memory_order_acquire);
   if (pd == nullptr) return std::nullopt;
   for (;;) {

@@ -27,6 +27,7 @@
 
 #include "gort/gort.hpp"
 #include "gort/net.hpp"
+#include "netpoll/backend.hpp"
 #include "netpoll/netpoll.hpp"
 #include "runtime/sched.hpp"
 #include "tests/support/procs.hpp"
@@ -49,6 +50,12 @@ class PollerAvailable : public ::testing::Environment {
 };
 [[maybe_unused]] ::testing::Environment* const kPollerAvailable =
     ::testing::AddGlobalTestEnvironment(new PollerAvailable);
+
+#ifdef GORT_NET_TEST_URING_READS
+// The variant binary that runs the suite with stream reads on readiness under io_uring.
+[[maybe_unused]] const bool kUringReadsSet =
+    setenv("GORT_URING_READS", GORT_NET_TEST_URING_READS, 1) == 0;
+#endif
 
 using namespace std::chrono_literals;
 using gort::net::Conn;
@@ -620,10 +627,17 @@ TEST(Net, ConnectionRefusedIsAValue) {
   }, procs(1));
 }
 
-// One goroutine waits on an fd: under io_uring as a ring operation (not a readiness waiter),
-// under epoll for readiness.
-void expect_the_waiter_in_the_ring_under_io_uring() {
-  const bool ring = std::string(gort::rt::netpoll::backend_name()) == "io_uring";
+// One goroutine waits on an fd in an operation of this kind: as a ring operation (not a
+// readiness waiter) under io_uring, except stream reads with GORT_URING_READS=readiness; for
+// readiness under epoll.
+void expect_the_waiter_where_the_backend_runs(gort::rt::netpoll::OpKind kind) {
+  const bool uring = std::string(gort::rt::netpoll::backend_name()) == "io_uring";
+  const char* reads = std::getenv("GORT_URING_READS");
+  const bool reads_on_readiness = reads != nullptr && std::string(reads) == "readiness";
+  const bool is_read = kind == gort::rt::netpoll::OpKind::kRecv ||
+                       kind == gort::rt::netpoll::OpKind::kRecvMsg;
+  const bool ring = uring && !(is_read && reads_on_readiness);
+  EXPECT_EQ(gort::rt::netpoll::runs_in_ring(kind), ring);
   EXPECT_EQ(gort::rt::netpoll::readiness_waiters(), ring ? 0 : 1);
 }
 
@@ -669,7 +683,7 @@ TEST(Net, DialTimesOutAgainstAFullAcceptQueue) {
     // set), for writability under epoll.
     while (!done && gort::rt::netpoll::waiters() == 0) gort::yield();
     if (!done) {
-      expect_the_waiter_in_the_ring_under_io_uring();
+      expect_the_waiter_where_the_backend_runs(gort::rt::netpoll::OpKind::kConnect);
     }
     wg.wait();
     EXPECT_TRUE(timed_out);
@@ -715,6 +729,46 @@ TEST(Net, DialSurvivesItsThreadBlockingMidConnect) {
     for (auto& c : held) c.close();
     ln.close();
   }, procs(1));
+}
+
+// Config::uring_reads chooses, per run, where a stream read waits under io_uring; an explicit
+// choice wins over GORT_URING_READS. Either way the read gets its data, and a read with a
+// deadline still times out. (epoll has readiness waits only.)
+TEST(Net, UringReadsChoosesWhereAStreamReadWaits) {
+  for (gort::UringReads mode : {gort::UringReads::kReadiness, gort::UringReads::kRing}) {
+    gort::Config c = procs(2);
+    c.uring_reads = mode;
+    gort::run([mode] {
+      auto [ln, client, server] = connected_pair();
+      const bool uring = std::string(gort::rt::netpoll::backend_name()) == "io_uring";
+      const bool ring = uring && mode == gort::UringReads::kRing;
+      EXPECT_EQ(gort::rt::netpoll::runs_in_ring(gort::rt::netpoll::OpKind::kRecv), ring);
+      EXPECT_EQ(gort::rt::netpoll::runs_in_ring(gort::rt::netpoll::OpKind::kSend), uring);
+      char buf[8];
+      auto idle = server.read(buf, sizeof buf, Deadline::after(50ms));
+      ASSERT_FALSE(idle);
+      EXPECT_EQ(idle.error(), std::errc::timed_out);
+      std::atomic<bool> got{false};
+      gort::WaitGroup wg;
+      wg.add(1);
+      gort::go([&] {
+        auto n = server.read(buf, sizeof buf, Deadline::after(20s));
+        EXPECT_TRUE(n && *n == 5 && std::string(buf, 5) == "hello")
+            << (n ? std::to_string(*n) : n.error().message());
+        got = true;
+        wg.done();
+      });
+      while (gort::rt::netpoll::waiters() == 0 && !got) gort::yield();
+      EXPECT_FALSE(got.load());
+      EXPECT_EQ(gort::rt::netpoll::readiness_waiters(), ring ? 0 : 1);
+      ASSERT_TRUE(client.write_all("hello", 5));
+      wg.wait();
+      EXPECT_TRUE(got.load());
+      client.close();
+      server.close();
+      ln.close();
+    }, c);
+  }
 }
 
 TEST(Net, VectoredWriteAndReadKeepEveryByteInOrder) {
@@ -765,8 +819,8 @@ TEST(Net, VectoredReadWaitsAndHonoursItsDeadline) {
     auto [ln, client, server] = connected_pair();
     char a[4], b[4];
     iovec iov[2] = {{a, sizeof a}, {b, sizeof b}};
-    // Nothing sent: the read waits (in the ring under io_uring, for readiness under epoll)
-    // and times out.
+    // Nothing sent: the read waits (in the ring under io_uring unless its reads are set to
+    // readiness, for readiness under epoll) and times out.
     gort::WaitGroup wg;
     wg.add(1);
     std::atomic<bool> timed_out{false};
@@ -778,7 +832,7 @@ TEST(Net, VectoredReadWaitsAndHonoursItsDeadline) {
     // While it waits, it counts as an fd waiter, of the kind the backend runs.
     while (gort::rt::netpoll::waiters() == 0 && !timed_out) gort::yield();
     if (!timed_out) {
-      expect_the_waiter_in_the_ring_under_io_uring();
+      expect_the_waiter_where_the_backend_runs(gort::rt::netpoll::OpKind::kRecvMsg);
     }
     wg.wait();
     EXPECT_TRUE(timed_out);

@@ -387,6 +387,15 @@ TEST(Scheduler, BadEnvironmentIsAClearError) {
   gort::run([&] { procs = gort::procs(); });
   EXPECT_EQ(procs, 3);
   unsetenv("GORT_PROCS");
+  setenv("GORT_URING_READS", "sometimes", 1);
+  try {
+    gort::run([] {}, gort::Config{.procs = 1});
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("GORT_URING_READS=sometimes (known: ring, readiness)"),
+              std::string::npos) << e.what();
+  }
+  unsetenv("GORT_URING_READS");
 }
 
 TEST(Scheduler, MigrateOnYieldMovesGoroutinesBetweenThreads) {
