@@ -6,6 +6,9 @@
 //     completion readies it with the result. Nothing is tried with a syscall first, so a
 //     message costs no recv/send syscall of its own (probes Q2). connect in the ring keeps a
 //     client socket out of the epoll set for good (a readiness wait would add its interest).
+//     With Config::uring_reads = kReadiness (GORT_URING_READS=readiness) stream reads leave the
+//     ring and take the readiness path below, so any M can hand a reader its data; which
+//     operations go where is netpoll::runs_in_ring's decision.
 //   - everything else (UDP, Pollable, threads outside the runtime, goroutines inside
 //     gort::blocking) uses the readiness path of the epoll base class. Every fd is added to that
 //     epoll set without interest at first and gets its interest at its first readiness wait
