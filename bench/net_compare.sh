@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Network benchmarks side by side: gort's example servers (each poller backend, and io_uring
-# with stream reads on readiness) beside Go 1.19 (net, net/http), a hand-written
+# with its stream reads in the ring) beside Go 1.19 (net, net/http), a hand-written
 # single-threaded epoll loop in C, nginx (2 workers) and redis-server, the client on loopback on
 # the same machine. Servers run interleaved, the order rotated by one at every repetition
-# (gort-epoll, gort-io_uring, gort-io_uring-readiness, Go, C; then gort-io_uring, ..., C,
+# (gort-epoll, gort-io_uring, gort-io_uring-ring, Go, C; then gort-io_uring, ..., C,
 # gort-epoll; ...), each run a freshly started server.
 # Writes a markdown report to bench/results/<date>-<short git hash>-net.md.
 #
@@ -19,7 +19,7 @@
 #         gort examples/kv_server, redis-server (save "", appendonly no).
 # gort servers take --addr HOST:PORT, GORT_PROCS, GORT_POLLER=epoll|io_uring and
 # GORT_URING_READS=ring|readiness from the environment; a missing binary shows as n/a.
-# gort-io_uring runs GORT_URING_READS=ring (the default), gort-io_uring-readiness =readiness.
+# gort-io_uring runs GORT_URING_READS=readiness (the default), gort-io_uring-ring =ring.
 #
 # Environment:
 #   REPS=5  DURATION=5 (s per echo/wrk run)  WARMUP=1 (s, unmeasured, before each echo/wrk run)
@@ -28,7 +28,7 @@
 #   KV_N=100000 (requests per test)  KV_PIPE_N=1000000 (with -P 16)  KV_CLIENTS=50
 #   PORT_BASE=18100  HOST=127.0.0.1  START_TIMEOUT=10 (s to wait for a server's port)
 #   SERVER_CPUS= CLIENT_CPUS= (taskset -c lists to pin servers / clients; default: unpinned)
-#   GORT_SERVERS="gort-epoll gort-io_uring gort-io_uring-readiness" (the gort variants to run)
+#   GORT_SERVERS="gort-epoll gort-io_uring gort-io_uring-ring" (the gort variants to run)
 #   INSTALL=1 (apt-get install missing wrk, nginx-light, redis-tools, redis-server; 0: never)
 #   OUT=path.md (report path)  LOG=path (append every run's client and server output)
 #
@@ -59,7 +59,7 @@ START_TIMEOUT="${START_TIMEOUT:-10}"
 SERVER_CPUS="${SERVER_CPUS:-}"
 CLIENT_CPUS="${CLIENT_CPUS:-}"
 INSTALL="${INSTALL:-1}"
-GORT_SERVERS="${GORT_SERVERS:-gort-epoll gort-io_uring gort-io_uring-readiness}"
+GORT_SERVERS="${GORT_SERVERS:-gort-epoll gort-io_uring gort-io_uring-ring}"
 
 die() { echo "net_compare.sh: $*" >&2; exit 1; }
 note() { echo "net_compare.sh: $*" >&2; }
@@ -220,13 +220,13 @@ server_setup() {
   srv_env=(GOMAXPROCS="$PROCS" GORT_PROCS="$PROCS")
   srv_na=""
   case "$name" in
-    gort-epoll | gort-io_uring | gort-io_uring-readiness)
+    gort-epoll | gort-io_uring | gort-io_uring-ring)
       case "$sc" in echo) gb="$(gort_bin_of echo_server)" ;; http) gb="$(gort_bin_of http_server)" ;; kv) gb="$(gort_bin_of kv_server)" ;; esac
       if [[ ! -x "$gb" ]]; then srv_na="not built ($gb missing)"; return 1; fi
       case "$name" in
         gort-epoll) srv_env+=(GORT_POLLER=epoll) ;;
-        gort-io_uring) srv_env+=(GORT_POLLER=io_uring GORT_URING_READS=ring) ;;
-        *) srv_env+=(GORT_POLLER=io_uring GORT_URING_READS=readiness) ;;
+        gort-io_uring) srv_env+=(GORT_POLLER=io_uring GORT_URING_READS=readiness) ;;
+        *) srv_env+=(GORT_POLLER=io_uring GORT_URING_READS=ring) ;;
       esac
       srv_cmd=("$gb" --addr "$HOST:$port")
       ;;
@@ -446,7 +446,7 @@ run_kv() {  # server pipeline rep
 
 # ---- run, interleaved ---------------------------------------------------------------------------
 for s in $GORT_SERVERS; do
-  case "$s" in gort-epoll | gort-io_uring | gort-io_uring-readiness) ;; *) die "GORT_SERVERS: unknown $s" ;; esac
+  case "$s" in gort-epoll | gort-io_uring | gort-io_uring-ring) ;; *) die "GORT_SERVERS: unknown $s" ;; esac
 done
 echo_servers="$GORT_SERVERS go c"
 http_servers="$GORT_SERVERS go c nginx"
@@ -519,7 +519,7 @@ cmdline="REPS=$REPS DURATION=$DURATION WARMUP=$WARMUP CONNS=\"$CONNS\" PROCS=$PR
 [[ "$KV_CLIENTS" != 50 ]] && cmdline+=" KV_CLIENTS=$KV_CLIENTS"
 [[ -n "$SERVER_CPUS" ]] && cmdline+=" SERVER_CPUS=$SERVER_CPUS"
 [[ -n "$CLIENT_CPUS" ]] && cmdline+=" CLIENT_CPUS=$CLIENT_CPUS"
-[[ "$GORT_SERVERS" != "gort-epoll gort-io_uring gort-io_uring-readiness" ]] && cmdline+=" GORT_SERVERS=\"$GORT_SERVERS\""
+[[ "$GORT_SERVERS" != "gort-epoll gort-io_uring gort-io_uring-ring" ]] && cmdline+=" GORT_SERVERS=\"$GORT_SERVERS\""
 cmdline+=" bench/net_compare.sh $BUILD_DIR"
 
 # ---- report -------------------------------------------------------------------------------------
@@ -541,8 +541,8 @@ scenarios = e["SCENARIOS"].split()
 
 LABEL = {
     "gort-epoll": "gort (GORT_POLLER=epoll)",
-    "gort-io_uring": "gort (GORT_POLLER=io_uring, reads in the ring)",
-    "gort-io_uring-readiness": "gort (io_uring, GORT_URING_READS=readiness)",
+    "gort-io_uring": "gort (GORT_POLLER=io_uring)",
+    "gort-io_uring-ring": "gort (io_uring, GORT_URING_READS=ring)",
     "go": "Go 1.19",
     "c": "C epoll loop (1 thread)",
     "nginx": "nginx (2 workers)",

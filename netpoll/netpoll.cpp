@@ -25,7 +25,7 @@ std::atomic<int64_t> g_ring_waiters{0};    // relaxed: only a hint for polling
 std::atomic<int64_t> g_last_poll{1};       // 0 while an M blocks in poll()
 std::string g_auto_note;                   // set once under init_mu, before g_backend
 std::atomic<bool> g_announced{false};
-// Config::uring_reads of the run in progress; set by init before any goroutine runs (the
+// Config::uring_reads == kRing for the run in progress; set by init before any goroutine runs (the
 // runtime's start publishes it), read on every stream read.
 std::atomic<bool> g_ring_reads{true};
 
@@ -41,7 +41,7 @@ const char* poller_name(Poller p) {
 
 void init(const Config& config) {
   std::lock_guard<std::mutex> lock(init_mu);
-  g_ring_reads.store(config.uring_reads != UringReads::kReadiness, std::memory_order_relaxed);
+  g_ring_reads.store(config.uring_reads == UringReads::kRing, std::memory_order_relaxed);
   Backend* b = g_backend.load(std::memory_order_acquire);
   if (b != nullptr) {
     // The poller outlives runtimes (sockets may too); a later run asking for the other backend
@@ -78,9 +78,9 @@ void init(const Config& config) {
   }
   if (std::getenv("GORT_POLLER_VERBOSE") != nullptr) {
     std::fprintf(stderr, "gort: netpoller: %s%s\n", b->name(),
-                 b->runs_operations() && config.uring_reads == UringReads::kReadiness
-                     ? " (stream reads on readiness)"
-                     : "");
+                 !b->runs_operations()                       ? ""
+                 : config.uring_reads == UringReads::kRing ? " (stream reads in the ring)"
+                                                             : " (stream reads on readiness)");
   }
   g_backend.store(b, std::memory_order_release);
 }

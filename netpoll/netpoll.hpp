@@ -40,7 +40,8 @@ void announce();
 Backend* backend();
 const char* backend_name();         // "epoll", "io_uring" or "none"
 // Whether an operation of this kind goes into the ring (the backend runs operations, and for
-// stream reads Config::uring_reads of the current run is kRing). Else: the readiness loop.
+// stream reads Config::uring_reads of the current run is kRing, not the default). Else: the
+// readiness loop.
 bool runs_in_ring(OpKind kind);
 
 // Goroutines parked on fds (deadlock detection; whether polling is worth a syscall).

@@ -1,16 +1,17 @@
 // The io_uring backend: a proactor for the hot socket operations, one ring per M.
 //
 // What runs where:
-//   - recv, send, accept, connect, and vectored reads and writes (recvmsg/sendmsg) of goroutines
-//     run as ring operations: the goroutine prepares an SQE on its M's ring and parks; the
-//     completion readies it with the result. Nothing is tried with a syscall first, so a
-//     message costs no recv/send syscall of its own (probes Q2). connect in the ring keeps a
-//     client socket out of the epoll set for good (a readiness wait would add its interest).
-//     With Config::uring_reads = kReadiness (GORT_URING_READS=readiness) stream reads leave the
-//     ring and take the readiness path below, so any M can hand a reader its data; which
-//     operations go where is netpoll::runs_in_ring's decision.
-//   - everything else (UDP, Pollable, threads outside the runtime, goroutines inside
-//     gort::blocking) uses the readiness path of the epoll base class. Every fd is added to that
+//   - send, accept, connect and vectored writes (sendmsg) of goroutines run as ring operations:
+//     the goroutine prepares an SQE on its M's ring and parks; the completion readies it with
+//     the result. Nothing is tried with a syscall first, so a message costs no send syscall of
+//     its own (probes Q2), and the sends of a scheduling round go in with one io_uring_enter.
+//     connect in the ring keeps a client socket out of the epoll set for good (a readiness wait
+//     would add its interest). Stream reads (recv, recvmsg) run in the ring too with
+//     Config::uring_reads = kRing (GORT_URING_READS=ring); by default they take the readiness
+//     path below instead, so any M can hand a reader its data rather than only the M whose
+//     ring holds the completion (measured: ARCHITECTURE.md §10). netpoll::runs_in_ring decides.
+//   - everything else (default stream reads, UDP, Pollable, threads outside the runtime,
+//     goroutines inside gort::blocking) uses the readiness path of the epoll base class. Every fd is added to that
 //     epoll set without interest at first and gets its interest at its first readiness wait
 //     (before_wait), so ring traffic raises no epoll events nobody wants.
 //

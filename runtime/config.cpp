@@ -61,12 +61,12 @@ Config resolve_config(const Config& requested) {
     }
   }
   if (c.uring_reads == UringReads::kAuto) {
-    c.uring_reads = UringReads::kRing;
+    c.uring_reads = UringReads::kReadiness;
     if (const char* v = std::getenv("GORT_URING_READS"); v != nullptr && *v != '\0') {
       absl::string_view name(v);
-      if (name == "readiness") {
-        c.uring_reads = UringReads::kReadiness;
-      } else if (name != "ring" && name != "auto") {
+      if (name == "ring") {
+        c.uring_reads = UringReads::kRing;
+      } else if (name != "readiness" && name != "auto") {
         throw std::invalid_argument(
             absl::StrFormat("gort: GORT_URING_READS=%s (known: ring, readiness)", name));
       }
