@@ -117,5 +117,8 @@ void wake_m(M* m);
 // the caller's P, or the global queue without one; each leaves the netpoller's waiter count.
 // With wake=false and a P they only go to its run queue, with no wakep (the caller runs them).
 void inject_glist(G* list, bool wake = true);
+// The goroutines an M reaped from its own io_uring ring, while it holds a P: queued without a
+// wake-up, first in first run (behind the global queue's older work when it has any).
+void inject_own(G* list);
 
 }  // namespace gort::rt

@@ -63,6 +63,54 @@ TEST(Sched, WorkQueuedWithoutAWakeUpReachesAnIdleProcessor) {
   }, c);
 }
 
+// Completions an M reaps from its own ring (inject_own) while older goroutines wait in the
+// global queue run after those, not ahead of them: reaping every 61st tick into the local
+// queue kept refilling it and starved the global queue. One proc, so the order is exact.
+TEST(Sched, ReapedCompletionsRunBehindOlderGlobalWork) {
+  gort::Config c;
+  c.procs = 1;
+  gort::run([] {
+    namespace rt = gort::rt;
+    constexpr int kEach = 8;
+    std::vector<std::atomic<rt::G*>> parked(2 * kEach);
+    std::vector<int> order;
+    gort::WaitGroup wg;
+    wg.add(2 * kEach);
+    for (int i = 0; i < 2 * kEach; ++i) {
+      gort::go([&, i] {
+        rt::netpoll::waiter_added();  // counted like a goroutine parked on an fd
+        rt::G* self = rt::current_m()->curg;
+        self->set_status(rt::GStatus::kRunning, rt::GStatus::kWaiting);
+        rt::park_nolock([](rt::G* g, void* arg) {
+          static_cast<std::atomic<rt::G*>*>(arg)->store(g, std::memory_order_release);
+        }, &parked[i]);
+        order.push_back(i);
+        wg.done();
+      });
+    }
+    for (auto& p : parked) {
+      while (p.load(std::memory_order_acquire) == nullptr) gort::yield();
+    }
+    // The first half waits in the global queue (as overflow or another thread's wake-ups
+    // leave it), in order.
+    for (int i = 0; i < kEach; ++i) {
+      rt::G* g = parked[i].load();
+      g->set_status(rt::GStatus::kWaiting, rt::GStatus::kRunnable);
+      rt::sched->runq.push(g);
+      rt::netpoll::waiter_removed();
+    }
+    // The second half completes later, reaped by this M.
+    for (int i = kEach; i < 2 * kEach; ++i) {
+      parked[i].load()->sched_next = i + 1 < 2 * kEach ? parked[i + 1].load() : nullptr;
+    }
+    rt::inject_own(parked[kEach].load());
+    wg.wait();
+    std::vector<int> want(2 * kEach);
+    for (int i = 0; i < 2 * kEach; ++i) want[i] = i;
+    EXPECT_EQ(order, want);
+  }, c);
+}
+
 TEST_P(ProcsTest, RunReturnsMainResult) {
   EXPECT_EQ(gort::run([] { return 42; }, config()), 42);
   int ran = 0;
@@ -83,8 +131,14 @@ TEST_P(ProcsTest, EverySpawnRunsExactlyOnce) {
       });
     }
     wg.wait();
-    // The last goroutines may still be between done() and their exit: let them finish.
-    for (int i = 0; i < 1000000 && gort::num_goroutines() > 1; ++i) gort::yield();
+    // The last goroutines may still be between done() and their exit: let them finish. Their
+    // thread may be descheduled by the OS meanwhile (more procs than CPUs), so the bound is
+    // generous time, not a count of yields (1M yields took 30 ms and once were not enough).
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    while (gort::num_goroutines() > 1 && std::chrono::steady_clock::now() < until) {
+      gort::yield();
+      gort::sleep_for(100us);
+    }
     EXPECT_EQ(gort::num_goroutines(), 1);
   }, config());
   for (int i = 0; i < kN; ++i) ASSERT_EQ(hits[i].load(), 1) << i;
