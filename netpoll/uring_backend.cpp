@@ -11,9 +11,9 @@
 //     path below instead, so any M can hand a reader its data rather than only the M whose
 //     ring holds the completion (measured: ARCHITECTURE.md §10). netpoll::runs_in_ring decides.
 //   - everything else (default stream reads, UDP, Pollable, threads outside the runtime,
-//     goroutines inside gort::blocking) uses the readiness path of the epoll base class. Every fd is added to that
-//     epoll set without interest at first and gets its interest at its first readiness wait
-//     (before_wait), so ring traffic raises no epoll events nobody wants.
+//     goroutines inside gort::blocking) uses the readiness path of the epoll base class. Every
+//     fd is added to that epoll set without interest at first and gets its interest at its
+//     first readiness wait (before_wait), so ring traffic raises no epoll events nobody wants.
 //
 // Rings are per M, SINGLE_ISSUER | DEFER_TASKRUN. Why not per P: the kernel finishes a socket
 // operation with task_work on the thread that submitted it. With rings that travel with a P,

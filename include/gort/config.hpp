@@ -5,7 +5,7 @@
 //   GORT_DEBUG=migrate=1    every yield moves the goroutine to another processor (tests)
 //   GORT_DEBUG=schedtrace=MS  print one scheduler line every MS milliseconds to stderr
 //   GORT_POLLER=auto|epoll|io_uring  the netpoller backend when Config::poller is kAuto
-//   GORT_URING_READS=ring|readiness  how io_uring serves stream reads when Config::uring_reads
+//   GORT_URING_READS=readiness|ring  how io_uring serves stream reads when Config::uring_reads
 //                                    is kAuto
 #pragma once
 
@@ -26,7 +26,7 @@ enum class Poller { kAuto, kEpoll, kIoUring };
 //               task_work), so a reply waits for that thread even when another is idle.
 //   kReadiness  the read waits for a readiness edge (any thread's poll may hand it out) and
 //               then calls recv(2): one syscall per read, but a reader is never tied to one
-//               thread. The default: in three full benchmark runs its echo p99 was lower in
+//               thread. The default: in four full benchmark runs its echo p99 was lower in
 //               every run and echo at 1,000 connections faster in every run; the other
 //               throughputs were within the noise (ARCHITECTURE.md §10).
 //   kAuto       GORT_URING_READS, else kReadiness.
