@@ -940,6 +940,12 @@ void yield_current() {
     switch_out(m, cur, after_yield_migrate, nullptr, false);
     return;
   }
+  // Only this thread can reap its own ring (io_uring): a goroutine that yields in a loop while
+  // both queues are empty would otherwise keep out the completion it is waiting for.
+  if (m->io_ring != nullptr) {
+    uint32_t n = 0;
+    if (G* list = netpoll::poll_own(m, &n)) inject_own(list);
+  }
   if (p->runq.empty() && sched->runq.empty()) {
     clear_preempt(p);  // nothing else wants the processor
     return;
