@@ -203,10 +203,7 @@ G* local_or_global(M* m, P* p, bool* inherit) {
   G* g = nullptr;
   if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0) {
     // Completions in this M's own ring would otherwise wait until the run queue drains.
-    if (m->io_ring != nullptr) {
-      uint32_t n = 0;
-      if (G* list = netpoll::poll_own(m, &n)) inject_own(list);
-    }
+    reap_own_ring(m);
     if (!sched->runq.empty()) g = sched->runq.pop();
   }
   if (!g) g = p->runq.pop(inherit, p->preempt.load(std::memory_order_relaxed));
@@ -578,12 +575,8 @@ G* find_runnable(M* m, bool* inherit) {
 
     // Operations this M's goroutines queued in its ring (io_uring) go in now, and what
     // completed comes back: before anything else, since no other thread can reap this ring.
-    if (m->io_ring != nullptr) {
-      uint32_t n = 0;
-      if (G* list = netpoll::poll_own(m, &n)) {
-        inject_own(list);
-        if (G* g = local_or_global(m, p, inherit)) return g;
-      }
+    if (reap_own_ring(m)) {
+      if (G* g = local_or_global(m, p, inherit)) return g;
     }
     // A non-blocking poll, unless an M is blocked in the poller (it gets the events anyway).
     // The blocking poll is idle_park's: one idle M waits there until the earliest timer.
@@ -912,6 +905,15 @@ void inject_own(G* list) {
   }
 }
 
+bool reap_own_ring(M* m) {
+  if (m->io_ring == nullptr) return false;
+  uint32_t n = 0;
+  G* list = netpoll::poll_own(m, &n);
+  if (list == nullptr) return false;
+  inject_own(list);
+  return true;
+}
+
 void timer_armed(int64_t when) {
   if (when >= sched->timer_sleep_until.load(std::memory_order_seq_cst)) return;
   if (M* tm = sched->timer_m.load(std::memory_order_seq_cst)) {
@@ -942,10 +944,7 @@ void yield_current() {
   }
   // Only this thread can reap its own ring (io_uring): a goroutine that yields in a loop while
   // both queues are empty would otherwise keep out the completion it is waiting for.
-  if (m->io_ring != nullptr) {
-    uint32_t n = 0;
-    if (G* list = netpoll::poll_own(m, &n)) inject_own(list);
-  }
+  reap_own_ring(m);
   if (p->runq.empty() && sched->runq.empty()) {
     clear_preempt(p);  // nothing else wants the processor
     return;

@@ -120,5 +120,8 @@ void inject_glist(G* list, bool wake = true);
 // The goroutines an M reaped from its own io_uring ring, while it holds a P: queued without a
 // wake-up, first in first run (behind the global queue's older work when it has any).
 void inject_own(G* list);
+// Submits what m's goroutines queued in its own io_uring ring and queues what completed, with
+// inject_own. Only m's thread can reap that ring. False when nothing came back (or no ring).
+bool reap_own_ring(M* m);
 
 }  // namespace gort::rt

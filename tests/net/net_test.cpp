@@ -627,12 +627,27 @@ TEST(Net, ConnectionRefusedIsAValue) {
   }, procs(1));
 }
 
-// One goroutine waits on an fd in an operation of this kind, until `done`: as a ring operation
-// (not a readiness waiter) under io_uring, except stream reads unless GORT_URING_READS=ring;
-// for readiness under epoll. The waiter must be seen where it belongs in three readings in a
-// row while it waits: the two counts are read apart, an operation may come and go between them
-// (a dial whose earlier attempts connect at once), and a ring waiter is counted as a waiter
-// just before it is counted as a ring waiter, so one reading alone could mix two moments.
+// One goroutine waits on an fd until `done`, as a ring operation or as a readiness waiter. It
+// must be seen there in three readings in a row while it waits: the two counts are read apart,
+// an operation may come and go between them (a dial whose earlier attempts connect at once),
+// and a ring waiter is counted as a waiter just before it is counted as a ring waiter, so one
+// reading alone could mix two moments (it did: a ring read looked like a readiness waiter).
+void expect_one_waiter(bool ring, const std::atomic<bool>& done) {
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  int in_a_row = 0;
+  while (in_a_row < 3 && !done && std::chrono::steady_clock::now() < give_up) {
+    const bool one = gort::rt::netpoll::waiters() == 1;
+    const int64_t readiness = gort::rt::netpoll::readiness_waiters();
+    const bool here = one && readiness == (ring ? 0 : 1) && gort::rt::netpoll::waiters() == 1;
+    in_a_row = here ? in_a_row + 1 : 0;
+    gort::yield();
+  }
+  const bool seen = in_a_row >= 3;
+  EXPECT_TRUE(seen) << "never seen waiting " << (ring ? "in the ring" : "for readiness");
+}
+
+// The waiter of an operation of this kind: in the ring under io_uring, except stream reads
+// unless GORT_URING_READS=ring; for readiness under epoll.
 void expect_the_waiter_where_the_backend_runs(gort::rt::netpoll::OpKind kind,
                                               const std::atomic<bool>& done) {
   const bool uring = std::string(gort::rt::netpoll::backend_name()) == "io_uring";
@@ -642,16 +657,7 @@ void expect_the_waiter_where_the_backend_runs(gort::rt::netpoll::OpKind kind,
                        kind == gort::rt::netpoll::OpKind::kRecvMsg;
   const bool ring = uring && !(is_read && reads_on_readiness);
   EXPECT_EQ(gort::rt::netpoll::runs_in_ring(kind), ring);
-  int in_a_row = 0;
-  while (in_a_row < 3 && !done) {
-    const bool one = gort::rt::netpoll::waiters() == 1;
-    const int64_t readiness = gort::rt::netpoll::readiness_waiters();
-    const bool here = one && readiness == (ring ? 0 : 1) && gort::rt::netpoll::waiters() == 1;
-    in_a_row = here ? in_a_row + 1 : 0;
-    gort::yield();
-  }
-  const bool seen = in_a_row >= 3;
-  EXPECT_TRUE(seen) << "never seen waiting " << (ring ? "in the ring" : "for readiness");
+  expect_one_waiter(ring, done);
 }
 
 // A listener with a backlog of 1 that nobody accepts from: once its accept queue is full the
@@ -768,9 +774,8 @@ TEST(Net, UringReadsChoosesWhereAStreamReadWaits) {
         got = true;
         wg.done();
       });
-      while (gort::rt::netpoll::waiters() == 0 && !got) gort::yield();
+      expect_one_waiter(ring, got);
       EXPECT_FALSE(got.load());
-      EXPECT_EQ(gort::rt::netpoll::readiness_waiters(), ring ? 0 : 1);
       ASSERT_TRUE(client.write_all("hello", 5));
       wg.wait();
       EXPECT_TRUE(got.load());
