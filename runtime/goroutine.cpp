@@ -389,3 +389,7 @@ void spawn_abort(void* handle) noexcept {
 }
 
 }  // namespace gort::detail
+
+namespace gort::rt {
+void goid_restart() { detail::next_goid.store(1, std::memory_order_relaxed); }
+}  // namespace gort::rt

@@ -82,6 +82,10 @@ template <class F> void for_each_g(F&& f) {
 // Appends "FILE:LINE in FUNCTION" (where g was spawned) to buf; async-signal-safe.
 size_t append_creation_site(const G* g, char* buf, size_t len, size_t cap);
 
+// Numbers goroutines from 1 again, for a new run whose main goroutine is spawned next (its Ps
+// are new, so none holds a batch of the old numbers).
+void goid_restart();
+
 // Entry point of every goroutine stack (runs on the new stack; never returns).
 void g_entry(void* arg);
 // Called by the last act of a goroutine (after its callable returned).

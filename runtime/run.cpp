@@ -136,6 +136,7 @@ int run_main(std::function<int()> main, const Config& requested) {
   m0->p = p0;
 
   int result = 0;
+  goid_restart();  // the main goroutine is 1 in every run, not only a process's first
   detail::spawn(
       [&main, &result] {
         result = main();

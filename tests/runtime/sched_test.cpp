@@ -417,6 +417,31 @@ TEST(Scheduler, SysmonPreemptsACpuBoundLoopAtPreemptPoints) {
   EXPECT_GE(st.preempt_requests, 1u) << st.to_string();
 }
 
+// Goroutine ids start again with every run: ctest runs each test in a process of its own, so
+// only two runs in one test show that the main goroutine is 1 in the second too.
+TEST(Scheduler, EveryRunsMainGoroutineIsOne) {
+  for (int run = 0; run < 2; ++run) {
+    uint64_t main_id = 0;
+    std::vector<uint64_t> ids(64);
+    gort::run([&] {
+      main_id = gort::goroutine_id();
+      gort::WaitGroup wg;
+      wg.add(static_cast<int64_t>(ids.size()));
+      for (auto& id : ids) {
+        gort::go([&] {
+          id = gort::goroutine_id();
+          wg.done();
+        });
+      }
+      wg.wait();
+    }, gort::Config{.procs = 2});
+    EXPECT_EQ(main_id, 1u) << "run " << run;
+    std::set<uint64_t> unique(ids.begin(), ids.end());
+    EXPECT_EQ(unique.size(), ids.size()) << "run " << run;
+    EXPECT_EQ(unique.count(1), 0u) << "run " << run;
+  }
+}
+
 TEST(Scheduler, GoOutsideRuntimeThrows) {
   EXPECT_THROW(gort::go([] {}), std::logic_error);
   EXPECT_EQ(gort::procs(), 0);
