@@ -2,6 +2,7 @@
 #include "netpoll/poll_desc.hpp"
 
 #include <cerrno>
+#include <cstddef>
 #include <mutex>
 #include <vector>
 
@@ -13,6 +14,11 @@
 #include "runtime/timer.hpp"
 
 namespace gort::rt::netpoll {
+
+// The layout promise of poll_desc.hpp: what every event and stream read touches shares a line.
+static_assert(offsetof(PollDesc, wg) + sizeof(PollDesc::wg) <= 64 &&
+                  offsetof(PollDesc, hangup) < 64 && offsetof(PollDesc, seq) < 64,
+              "PollDesc's hot fields left its first cache line");
 
 namespace {
 
