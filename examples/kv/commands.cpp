@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdint>
 
+#include "common/ascii.hpp"
 #include "kv/reply.hpp"
 
 namespace kv {
@@ -20,15 +21,7 @@ struct Call {
   After after = After::keep_open;
 };
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
+using examples::iequals;
 
 bool parse_int(std::string_view s, int64_t& v) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
