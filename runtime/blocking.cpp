@@ -73,6 +73,7 @@ void blocking_exit() {
   }
   if (np) {
     np->m = m;
+    np->m_tid.store(m->tid, std::memory_order_relaxed);
     np->status.store(PStatus::kRunning, std::memory_order_release);
     m->p = np;
     g->set_status(GStatus::kBlocking, GStatus::kRunning);

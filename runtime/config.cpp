@@ -47,6 +47,7 @@ Config resolve_config(const Config& requested) {
   if (c.procs <= 0) c.procs = available_cpus();
   if (c.stack_size == 0) c.stack_size = static_cast<size_t>(env_int("GORT_STACK_KB", 16, 1 << 20)) * 1024;
   if (c.stack_size == 0) c.stack_size = kDefaultStackReserve;
+  if (c.hog_report.count() < 0) throw std::invalid_argument("gort: Config::hog_report is negative");
   if (c.poller == Poller::kAuto) {
     if (const char* v = std::getenv("GORT_POLLER"); v != nullptr && *v != '\0') {
       absl::string_view name(v);
@@ -84,9 +85,14 @@ Config resolve_config(const Config& requested) {
         c.migrate_on_yield = c.migrate_on_yield || value != 0;
       } else if (kv.first == "schedtrace") {
         if (c.schedtrace.count() == 0) c.schedtrace = std::chrono::milliseconds(value);
+      } else if (kv.first == "hogreport") {
+        if (value < 0) {
+          throw std::invalid_argument("gort: GORT_DEBUG=hogreport=MS needs MS >= 0");
+        }
+        if (c.hog_report.count() == 0) c.hog_report = std::chrono::milliseconds(value);
       } else {
         throw std::invalid_argument(absl::StrFormat(
-            "gort: unknown GORT_DEBUG item '%s' (known: migrate=0|1, schedtrace=MS)", kv.first));
+            "gort: unknown GORT_DEBUG item '%s' (known: migrate=0|1, schedtrace=MS, hogreport=MS)", kv.first));
       }
     }
   }

@@ -2,6 +2,7 @@
 #include "runtime/machine.hpp"
 
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "netpoll/netpoll.hpp"
 #include "runtime/sched.hpp"
@@ -24,6 +25,7 @@ __attribute__((noipa)) G* current_g() noexcept {
 void m_main(M* m) {
   set_current_m(m);
   m->thread = pthread_self();
+  m->tid = static_cast<int32_t>(gettid());
   char name[16] = "gort-m";
   int n = 6;
   for (int v = m->id, d = 1000; d > 0; d /= 10) {
@@ -42,6 +44,7 @@ void m_main(M* m) {
     P* p = m->nextp;
     m->nextp = nullptr;
     p->m = m;
+    p->m_tid.store(m->tid, std::memory_order_relaxed);
     p->status.store(PStatus::kRunning, std::memory_order_release);
     m->p = p;
   }

@@ -34,6 +34,7 @@ struct AfterSwitch {
 struct alignas(64) M {
   int id = 0;
   pthread_t thread{};
+  int32_t tid = 0;              // the kernel's id of the thread (gettid), for the hog detector
   bool is_main_thread = false;  // M0: the thread that called gort::run
   Context g0;
   EhState g0_eh;                // g0's exception-handling state while a goroutine runs

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "runtime/goroutine.hpp"
+#include "runtime/hog.hpp"
 #include "runtime/runq.hpp"
 #include "runtime/stack.hpp"
 #include "runtime/timer.hpp"
@@ -37,6 +38,11 @@ struct alignas(64) P {
   std::atomic<uint64_t> schedtick{0};
   std::atomic<uint64_t> blocktick{0};   // gort::blocking() entries, for sysmon's retake
   std::atomic<bool> preempt{false};     // sysmon's request to the running goroutine
+  // For the hog detector (hog.cpp): the goroutine last started here (release: its descriptor's
+  // fields are visible to sysmon's acquire load) and the kernel id of the owning M's thread.
+  std::atomic<G*> running_g{nullptr};
+  std::atomic<int32_t> m_tid{0};
+  HogSample hog_sample;                 // sysmon's backtrace request, answered by the M's thread
 
   TimerHeap timers;           // timers armed on this P (timer.hpp); run by anyone
   StackCache stacks;          // owner-only
@@ -53,6 +59,9 @@ struct alignas(64) P {
   uint64_t sysmon_blocktick = 0;
   int64_t sysmon_block_when = 0;
   uint32_t sysmon_runq_tail = 0;  // the run queue's tail at the previous round
+  uint64_t hog_runs = 0;          // `runs` at the previous round
+  int64_t hog_since = 0;          // when `runs` last changed (0: not running then)
+  uint64_t hog_reported = ~uint64_t{0};  // the run already reported (once per episode)
 };
 
 inline void count(std::atomic<uint64_t>& c, uint64_t n = 1) {

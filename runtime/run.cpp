@@ -15,11 +15,13 @@
 #include <stdexcept>
 
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "gort/runtime.hpp"
 #include "netpoll/netpoll.hpp"
 #include "runtime/config.hpp"
 #include "runtime/fatal.hpp"
+#include "runtime/hog.hpp"
 #include "runtime/sched.hpp"
 #include "runtime/sema.hpp"
 #include "runtime/stack.hpp"
@@ -90,6 +92,7 @@ int run_main(std::function<int()> main, const Config& requested) {
   }
   stack_system_init(cfg.stack_size);
   install_overflow_describer();
+  if (cfg.hog_report.count() > 0) hog_install();
   stack_checks_needed = stack_guard_mode() != GuardMode::kGuardInstall;
   stack_thread_init();
 
@@ -109,6 +112,7 @@ int run_main(std::function<int()> main, const Config& requested) {
   m0->id = 0;
   m0->is_main_thread = true;
   m0->thread = pthread_self();
+  m0->tid = static_cast<int32_t>(gettid());
   m0->rand_state = 0x9E3779B97F4A7C15ULL;
   s->allm.push_back(m0);
   sched = s;
@@ -132,6 +136,7 @@ int run_main(std::function<int()> main, const Config& requested) {
   }
   P* p0 = s->allp[0];
   p0->m = m0;
+  p0->m_tid.store(m0->tid, std::memory_order_relaxed);
   p0->status.store(PStatus::kRunning);
   m0->p = p0;
 

@@ -103,6 +103,7 @@ inline void check_own_timers(P* p) {
 
 void acquirep(M* m, P* p) {
   p->m = m;
+  p->m_tid.store(m->tid, std::memory_order_relaxed);
   p->status.store(PStatus::kRunning, std::memory_order_release);
   m->p = p;
 }
@@ -668,6 +669,7 @@ void begin_run(M* m, P* p, G* g, bool inherit) {
     clear_preempt(p);
   }
   count(p->runs);
+  p->running_g.store(g, std::memory_order_release);
   g->avoid_m = nullptr;
   g->set_status(GStatus::kRunnable, GStatus::kRunning);
   m->curg = g;
@@ -950,6 +952,7 @@ void yield_current() {
     reap_own_ring(m);
     if (p->runq.empty() && sched->runq.empty()) {
       clear_preempt(p);  // nothing else wants the processor
+      count(p->runs);    // resumed in place: a scheduling point all the same (hog.cpp)
       return;
     }
   }

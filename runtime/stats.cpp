@@ -49,6 +49,7 @@ SchedulerStats stats() {
   st.blocking_calls = s->blocking_calls.load(std::memory_order_relaxed);
   st.handoffs = s->handoffs.load(std::memory_order_relaxed);
   st.preempt_requests = s->preempt_requests.load(std::memory_order_relaxed);
+  st.hog_reports = s->hog_reports.load(std::memory_order_relaxed);
   st.waiting_work_wakes = s->waiting_work_wakes.load(std::memory_order_relaxed);
   for (rt::P* p : s->allp) {
     ProcessorStats ps;
@@ -68,11 +69,11 @@ std::string SchedulerStats::to_string() const {
   std::string out = absl::StrFormat(
       "gort scheduler: procs=%d goroutines=%d created=%d threads=%d idle_procs=%d spinning=%d\n"
       "  thread parks=%d wakes=%d global_queue=%d blocking_calls=%d handoffs=%d "
-      "preempt_requests=%d waiting_work_wakes=%d\n  stacks in use=%d reserved=%.1f MiB\n"
+      "preempt_requests=%d waiting_work_wakes=%d hog_reports=%d\n  stacks in use=%d reserved=%.1f MiB\n"
       "  poller=%s io_waiters=%d\n",
       procs, goroutines, goroutines_created, threads, idle_processors, spinning_threads,
       thread_parks, thread_wakes, global_queue_length, blocking_calls, handoffs, preempt_requests,
-      waiting_work_wakes,
+      waiting_work_wakes, hog_reports,
       stacks_in_use, static_cast<double>(stack_bytes_reserved) / (1024.0 * 1024.0), poller,
       io_waiters);
   for (size_t i = 0; i < processors.size(); ++i) {

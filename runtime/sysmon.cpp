@@ -25,6 +25,7 @@
 #include "absl/strings/str_format.h"
 #include "gort/runtime.hpp"
 #include "netpoll/netpoll.hpp"
+#include "runtime/hog.hpp"
 #include "runtime/sched.hpp"
 #include "runtime/stack.hpp"
 
@@ -136,6 +137,7 @@ void sysmon_main() {
   prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
   const int64_t start = now_ns();
   const int64_t trace_ns = static_cast<int64_t>(sched->config.schedtrace.count()) * 1000000;
+  const int64_t hog_ns = static_cast<int64_t>(sched->config.hog_report.count()) * 1000000;
   int64_t delay_ns = 20'000;
   int idle_rounds = 0;
   int64_t last_scavenge = start;
@@ -199,6 +201,7 @@ void sysmon_main() {
       stack_scavenge();
       last_scavenge = now;
     }
+    if (hog_ns > 0) hog_watch(now, hog_ns);
     if (trace_ns > 0 && now - last_trace >= trace_ns) {
       schedtrace(start);
       last_trace = now;

@@ -4,6 +4,7 @@
 //   GORT_STACK_KB=N         default stack reservation when Config::stack_size == 0
 //   GORT_DEBUG=migrate=1    every yield moves the goroutine to another processor (tests)
 //   GORT_DEBUG=schedtrace=MS  print one scheduler line every MS milliseconds to stderr
+//   GORT_DEBUG=hogreport=MS   report goroutines that keep their processor MS ms (Config::hog_report)
 //   GORT_POLLER=auto|epoll|io_uring  the netpoller backend when Config::poller is kAuto
 //   GORT_URING_READS=readiness|ring  how io_uring serves stream reads when Config::uring_reads
 //                                    is kAuto
@@ -11,6 +12,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
 
 namespace gort {
 
@@ -32,6 +37,19 @@ enum class Poller { kAuto, kEpoll, kIoUring };
 //   kAuto       GORT_URING_READS, else kReadiness.
 enum class UringReads { kAuto, kRing, kReadiness };
 
+// A goroutine that kept its processor for Config::hog_report without yielding: a loop that makes
+// no runtime call, or a blocking system call made outside gort::blocking. Either one stalls
+// every goroutine queued behind it on that processor (the "blocked event loop").
+struct HogReport {
+  int processor = 0;
+  uint64_t goroutine_id = 0;            // 0: its thread could not be sampled
+  std::chrono::nanoseconds running_for{0};  // since the runtime last switched on that processor
+  std::string created_at;               // "FILE:LINE in FUNCTION" (where gort::go was called)
+  bool in_system_call = false;          // its thread was asleep in the kernel, not computing
+  std::vector<std::string> backtrace;   // innermost first: "0xADDR SYMBOL"
+  std::string to_string() const;        // the text the default sink prints
+};
+
 struct Config {
   int procs = 0;                 // 0: GORT_PROCS, else the number of CPUs this process may use
   size_t stack_size = 0;         // default stack reservation in bytes; 0: GORT_STACK_KB or 256 KiB
@@ -39,6 +57,14 @@ struct Config {
   std::chrono::milliseconds schedtrace{0};  // 0: off (or GORT_DEBUG=schedtrace=MS)
   Poller poller = Poller::kAuto;  // kAuto: GORT_POLLER, else the probe (see Poller)
   UringReads uring_reads = UringReads::kAuto;  // see UringReads
+  // The hog detector: a goroutine that holds its processor this long without yielding is
+  // reported once per episode, by sysmon, with a backtrace of where it is (ARCHITECTURE.md,
+  // "hog detector"). 0: off, or GORT_DEBUG=hogreport=MS. The sample of a computing thread is a
+  // SIGURG sent to it (a thread asleep in a system call is read from /proc instead, so its call
+  // is not interrupted); frames beyond the first need frame pointers in the code they cross.
+  std::chrono::milliseconds hog_report{0};
+  // Where reports go, called on sysmon's thread (keep it short: sysmon waits); empty: stderr.
+  std::function<void(const HogReport&)> on_hog;
 };
 
 // Options for one goroutine (gort::go(opts, fn)).

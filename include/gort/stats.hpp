@@ -9,7 +9,8 @@
 namespace gort {
 
 struct ProcessorStats {
-  uint64_t runs = 0;          // goroutines this processor resumed
+  uint64_t runs = 0;          // goroutines this processor resumed (a yield that finds nothing
+                              // else to run resumes its own goroutine, and counts)
   uint64_t spawned = 0;       // goroutines created while running on it
   uint64_t steals = 0;        // successful steals by this processor
   uint64_t stolen_goroutines = 0;  // goroutines moved in by those steals
@@ -33,6 +34,7 @@ struct SchedulerStats {
   // Threads sysmon started because queued goroutines had waited a whole sysmon round while a
   // processor idled (work queued without a wake-up: completions of a thread's own io_uring).
   uint64_t waiting_work_wakes = 0;
+  uint64_t hog_reports = 0;      // goroutines the hog detector reported (Config::hog_report)
   uint64_t stack_bytes_reserved = 0;
   uint64_t stacks_in_use = 0;
   std::string poller;            // netpoller backend: "epoll", "io_uring" or "none"

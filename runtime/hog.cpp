@@ -1,0 +1,286 @@
+// The hog detector: episodes, sampling and reports (protocol in hog.hpp).
+//
+// An episode is a run of P::runs (every switch onto the P bumps it, inherited time slices too)
+// that stays unchanged while the P is kRunning: one goroutine has been on that P without a
+// switch. sysmon's preemption uses schedtick instead, which does not move for goroutines that
+// hand a time slice back and forth; those switch all the time and are no hog.
+#include "runtime/hog.hpp"
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "absl/debugging/symbolize.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gort/config.hpp"
+#include "runtime/fatal.hpp"
+#include "runtime/machine.hpp"
+#include "runtime/sched.hpp"
+
+namespace gort {
+
+std::string HogReport::to_string() const {
+  std::string s = absl::StrFormat(
+      "gort: goroutine %d has held processor %d for %.1f ms without yielding (%s)\n"
+      "  created at %s\n",
+      goroutine_id, processor, static_cast<double>(running_for.count()) / 1e6,
+      in_system_call ? "asleep in a system call made outside gort::blocking"
+                     : "computing without a runtime call",
+      created_at.empty() ? "?" : created_at);
+  for (size_t i = 0; i < backtrace.size(); ++i) {
+    absl::StrAppendFormat(&s, "  #%d %s\n", i, backtrace[i]);
+  }
+  if (backtrace.empty()) s += "  (no backtrace: its thread did not answer the sample)\n";
+  return s;
+}
+
+}  // namespace gort
+
+namespace gort::rt {
+
+namespace {
+
+struct sigaction g_prev_urg;  // written once, before our handler is installed
+
+void chain_urg(int sig, siginfo_t* info, void* uctx) {
+  const struct sigaction& prev = g_prev_urg;
+  if (prev.sa_flags & SA_SIGINFO) {
+    if (prev.sa_sigaction != nullptr) prev.sa_sigaction(sig, info, uctx);
+  } else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) {
+    prev.sa_handler(sig);
+  }
+  // SIG_DFL for SIGURG is to ignore it, as is SIG_IGN.
+}
+
+struct Regs {
+  uintptr_t pc, sp, fp;
+};
+
+bool regs_of(void* uctx, Regs* r) {
+  auto* uc = static_cast<ucontext_t*>(uctx);
+#if defined(__x86_64__)
+  r->pc = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  r->sp = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
+  r->fp = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RBP]);
+  return true;
+#elif defined(__aarch64__)
+  r->pc = uc->uc_mcontext.pc;
+  r->sp = uc->uc_mcontext.sp;
+  r->fp = uc->uc_mcontext.regs[29];
+  return true;
+#else
+  (void)uc;
+  (void)r;
+  return false;
+#endif
+}
+
+// Frame-pointer walk confined to the goroutine's own stack: every load is checked against
+// [lo, hi) first, so code built without frame pointers (whose fp register holds anything) ends
+// the walk instead of faulting. abseil's unwinder cannot be told those bounds (it assumes the
+// thread's own stack), which is why this one is ours; abseil still names the frames.
+__attribute__((no_sanitize("address"))) int walk_frames(const Regs& r, uintptr_t lo,
+                                                          uintptr_t hi, uintptr_t* out, int max) {
+  int n = 0;
+  out[n++] = r.pc;
+  uintptr_t fp = r.fp;
+  uintptr_t floor = r.sp;
+  while (n < max && fp >= floor && fp >= lo && fp + 2 * sizeof(uintptr_t) <= hi &&
+         fp % sizeof(uintptr_t) == 0) {
+    const auto* frame = reinterpret_cast<const uintptr_t*>(fp);
+    const uintptr_t next = frame[0];
+    const uintptr_t ret = frame[1];
+    if (ret == 0) break;
+    out[n++] = ret;
+    if (next <= fp) break;  // frames grow toward hi; anything else is not a frame chain
+    floor = fp + 2 * sizeof(uintptr_t);
+    fp = next;
+  }
+  return n;
+}
+
+void on_sigurg(int sig, siginfo_t* info, void* uctx) {
+  const int saved_errno = errno;
+  M* m = current_m();
+  P* p = m != nullptr ? m->p : nullptr;
+  uint32_t wanted = HogSample::kWanted;
+  if (p == nullptr || !p->hog_sample.state.compare_exchange_strong(
+                          wanted, HogSample::kTaking, std::memory_order_acq_rel)) {
+    chain_urg(sig, info, uctx);
+    errno = saved_errno;
+    return;
+  }
+  HogSample& s = p->hog_sample;
+  G* g = m->curg;
+  Regs r{};
+  const bool ours = g != nullptr && regs_of(uctx, &r) &&
+                    p->runs.load(std::memory_order_relaxed) == s.want_runs &&
+                    r.sp >= reinterpret_cast<uintptr_t>(g->stack.lo) &&
+                    r.sp < reinterpret_cast<uintptr_t>(g->stack.hi);
+  if (ours) {
+    s.nframes = walk_frames(r, reinterpret_cast<uintptr_t>(g->stack.lo),
+                            reinterpret_cast<uintptr_t>(g->stack.hi), s.frames,
+                            HogSample::kMaxFrames);
+  }
+  s.state.store(ours ? HogSample::kTaken : HogSample::kRefused, std::memory_order_release);
+  errno = saved_errno;
+}
+
+// The scheduling state letter of a thread of this process ('R', 'S', 'D', ...), or 0.
+char thread_state(int32_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return 0;
+  char buf[512];
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* paren = std::strrchr(buf, ')');  // the name may hold spaces and parentheses
+  return paren != nullptr && paren[1] == ' ' ? paren[2] : 0;
+}
+
+// The system call a sleeping thread is in and its user-space pc (/proc/PID/task/TID/syscall:
+// "NR ARG1..ARG6 SP PC").
+bool thread_syscall(int32_t tid, long* nr, uintptr_t* pc) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return false;
+  unsigned long a[6], sp = 0, ip = 0;
+  const int got = std::fscanf(f, "%ld %lx %lx %lx %lx %lx %lx %lx %lx", nr, &a[0], &a[1], &a[2],
+                              &a[3], &a[4], &a[5], &sp, &ip);
+  std::fclose(f);
+  if (got != 9 || *nr < 0) return false;
+  *pc = ip;
+  return true;
+}
+
+// "0xPC SYMBOL", or "" when the address names no function: for a return address that means
+// the walk left the frame chain (code built without frame pointers keeps anything in that
+// register), and nothing after it can be trusted.
+std::string describe_frame(uintptr_t pc, bool return_address) {
+  char name[512];
+  // A return address may sit just past the end of its function (a call that never returns):
+  // one byte back is still inside the call instruction.
+  const uintptr_t at = return_address ? pc - 1 : pc;
+  if (absl::Symbolize(reinterpret_cast<void*>(at), name, sizeof name)) {
+    return absl::StrFormat("0x%x %s", pc, name);
+  }
+  return return_address ? std::string() : absl::StrFormat("0x%x ?", pc);
+}
+
+// Asks the P's thread for its frames. Waits at most 100 ms for the handler: a thread can have
+// SIGURG blocked, or a sanitizer may hold signals back until its next intercepted call (then
+// the report goes without frames). False: the thread was not in that goroutine's run (its M
+// was on its own stack, in the scheduler), so there is nothing to report.
+bool sample(P* p, int32_t tid, uint64_t runs, HogReport* r) {
+  HogSample& s = p->hog_sample;
+  s.want_runs = runs;
+  s.state.store(HogSample::kWanted, std::memory_order_release);
+  if (syscall(SYS_tgkill, getpid(), tid, SIGURG) != 0) {
+    s.state.store(HogSample::kIdle, std::memory_order_relaxed);
+    return true;
+  }
+  constexpr int64_t kPatienceNs = 100'000'000;
+  const int64_t give_up = now_ns() + kPatienceNs;
+  uint32_t st = s.state.load(std::memory_order_acquire);
+  while (st == HogSample::kWanted || st == HogSample::kTaking) {
+    if (st == HogSample::kWanted && now_ns() >= give_up &&
+        s.state.compare_exchange_strong(st, HogSample::kIdle, std::memory_order_acq_rel)) {
+      return true;  // the handler, if it runs later, finds nothing asked and passes it on
+    }
+    timespec ts{0, 50'000};
+    nanosleep(&ts, nullptr);
+    st = s.state.load(std::memory_order_acquire);
+  }
+  if (st == HogSample::kTaken) {
+    for (int i = 0; i < s.nframes; ++i) {
+      std::string f = describe_frame(s.frames[i], i > 0);
+      if (f.empty()) break;
+      r->backtrace.push_back(std::move(f));
+    }
+  }
+  s.state.store(HogSample::kIdle, std::memory_order_relaxed);
+  return st == HogSample::kTaken;
+}
+
+void report(P* p, uint64_t runs, int64_t ran_ns) {
+  HogReport r;
+  r.processor = p->id;
+  r.running_for = std::chrono::nanoseconds(ran_ns);
+  // Acquire: the descriptor was filled in before the goroutine was queued, and the M that
+  // started it stored running_g (release) after taking it from a queue.
+  if (const G* g = p->running_g.load(std::memory_order_acquire)) {
+    r.goroutine_id = g->id;
+    char buf[512];
+    r.created_at.assign(buf, append_creation_site(g, buf, 0, sizeof buf));
+  }
+  const int32_t tid = p->m_tid.load(std::memory_order_relaxed);
+  const char state = tid > 0 ? thread_state(tid) : 0;
+  if (state == 'S' || state == 'D') {
+    r.in_system_call = true;
+    long nr = -1;
+    uintptr_t pc = 0;
+    if (thread_syscall(tid, &nr, &pc)) {
+      r.backtrace.push_back(describe_frame(pc, false) + absl::StrFormat(" (system call %d)", nr));
+    }
+  } else if (tid > 0 && !sample(p, tid, runs, &r)) {
+    return;
+  }
+  // The episode ended while we looked: whatever we read may belong to the next goroutine.
+  if (p->runs.load(std::memory_order_relaxed) != runs) return;
+  sched->hog_reports.fetch_add(1, std::memory_order_relaxed);
+  if (sched->config.on_hog) {
+    sched->config.on_hog(r);
+  } else {
+    const std::string text = r.to_string();
+    write_stderr(text.data(), text.size());
+  }
+}
+
+}  // namespace
+
+void hog_install() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    sigaction(SIGURG, nullptr, &g_prev_urg);
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigurg;
+    // The alternate stack: the goroutine may be close to its guard page. SA_RESTART: a
+    // restartable call the signal lands in carries on.
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGURG, &sa, nullptr);
+  });
+}
+
+void hog_watch(int64_t now, int64_t threshold_ns) {
+  for (P* p : sched->allp) {
+    if (p->status.load(std::memory_order_acquire) != PStatus::kRunning) {
+      p->hog_since = 0;
+      continue;
+    }
+    const uint64_t runs = p->runs.load(std::memory_order_relaxed);
+    if (p->hog_since == 0 || runs != p->hog_runs) {
+      p->hog_runs = runs;
+      p->hog_since = now;
+      continue;
+    }
+    if (now - p->hog_since < threshold_ns || p->hog_reported == runs) continue;
+    p->hog_reported = runs;  // once per episode, whatever the report finds
+    report(p, runs, now - p->hog_since);
+  }
+}
+
+}  // namespace gort::rt
