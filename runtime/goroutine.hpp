@@ -45,6 +45,7 @@ struct alignas(64) G {
   size_t stack_request = 0;   // per-goroutine reservation (0 = default)
   G* sched_next = nullptr;    // intrusive link: global queue, free lists
   const char* wait_reason = nullptr;
+  int64_t wait_since = 0;     // Sched::coarse_now when it last parked (the dump's duration)
   LocalSlot* locals = nullptr;  // goroutine-local storage, created on first use
   M* locked_m = nullptr;      // ThreadPin: the only M allowed to run this G
   uint32_t pin_depth = 0;

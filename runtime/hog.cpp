@@ -18,10 +18,10 @@
 #include <mutex>
 #include <string>
 
-#include "absl/debugging/symbolize.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gort/config.hpp"
+#include "runtime/backtrace.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/machine.hpp"
 #include "runtime/sched.hpp"
@@ -84,30 +84,6 @@ bool regs_of(void* uctx, Regs* r) {
 #endif
 }
 
-// Frame-pointer walk confined to the goroutine's own stack: every load is checked against
-// [lo, hi) first, so code built without frame pointers (whose fp register holds anything) ends
-// the walk instead of faulting. abseil's unwinder cannot be told those bounds (it assumes the
-// thread's own stack), which is why this one is ours; abseil still names the frames.
-__attribute__((no_sanitize("address"))) int walk_frames(const Regs& r, uintptr_t lo,
-                                                          uintptr_t hi, uintptr_t* out, int max) {
-  int n = 0;
-  out[n++] = r.pc;
-  uintptr_t fp = r.fp;
-  uintptr_t floor = r.sp;
-  while (n < max && fp >= floor && fp >= lo && fp + 2 * sizeof(uintptr_t) <= hi &&
-         fp % sizeof(uintptr_t) == 0) {
-    const auto* frame = reinterpret_cast<const uintptr_t*>(fp);
-    const uintptr_t next = frame[0];
-    const uintptr_t ret = frame[1];
-    if (ret == 0) break;
-    out[n++] = ret;
-    if (next <= fp) break;  // frames grow toward hi; anything else is not a frame chain
-    floor = fp + 2 * sizeof(uintptr_t);
-    fp = next;
-  }
-  return n;
-}
-
 void on_sigurg(int sig, siginfo_t* info, void* uctx) {
   const int saved_errno = errno;
   M* m = current_m();
@@ -127,7 +103,7 @@ void on_sigurg(int sig, siginfo_t* info, void* uctx) {
                     r.sp >= reinterpret_cast<uintptr_t>(g->stack.lo) &&
                     r.sp < reinterpret_cast<uintptr_t>(g->stack.hi);
   if (ours) {
-    s.nframes = walk_frames(r, reinterpret_cast<uintptr_t>(g->stack.lo),
+    s.nframes = walk_frames(r.pc, r.sp, r.fp, reinterpret_cast<uintptr_t>(g->stack.lo),
                             reinterpret_cast<uintptr_t>(g->stack.hi), s.frames,
                             HogSample::kMaxFrames);
   }
@@ -165,20 +141,6 @@ bool thread_syscall(int32_t tid, long* nr, uintptr_t* pc) {
   return true;
 }
 
-// "0xPC SYMBOL", or "" when the address names no function: for a return address that means
-// the walk left the frame chain (code built without frame pointers keeps anything in that
-// register), and nothing after it can be trusted.
-std::string describe_frame(uintptr_t pc, bool return_address) {
-  char name[512];
-  // A return address may sit just past the end of its function (a call that never returns):
-  // one byte back is still inside the call instruction.
-  const uintptr_t at = return_address ? pc - 1 : pc;
-  if (absl::Symbolize(reinterpret_cast<void*>(at), name, sizeof name)) {
-    return absl::StrFormat("0x%x %s", pc, name);
-  }
-  return return_address ? std::string() : absl::StrFormat("0x%x ?", pc);
-}
-
 // Asks the P's thread for its frames. Waits at most 100 ms for the handler: a thread can have
 // SIGURG blocked, or a sanitizer may hold signals back until its next intercepted call (then
 // the report goes without frames). False: the thread was not in that goroutine's run (its M
@@ -204,11 +166,7 @@ bool sample(P* p, int32_t tid, uint64_t runs, HogReport* r) {
     st = s.state.load(std::memory_order_acquire);
   }
   if (st == HogSample::kTaken) {
-    for (int i = 0; i < s.nframes; ++i) {
-      std::string f = describe_frame(s.frames[i], i > 0);
-      if (f.empty()) break;
-      r->backtrace.push_back(std::move(f));
-    }
+    r->backtrace = describe_frames(s.frames, s.nframes);
   }
   s.state.store(HogSample::kIdle, std::memory_order_relaxed);
   return st == HogSample::kTaken;
@@ -232,7 +190,8 @@ void report(P* p, uint64_t runs, int64_t ran_ns) {
     long nr = -1;
     uintptr_t pc = 0;
     if (thread_syscall(tid, &nr, &pc)) {
-      r.backtrace.push_back(describe_frame(pc, false) + absl::StrFormat(" (system call %d)", nr));
+      r.backtrace = describe_frames(&pc, 1);
+      r.backtrace[0] += absl::StrFormat(" (system call %d)", nr);
     }
   } else if (tid > 0 && !sample(p, tid, runs, &r)) {
     return;

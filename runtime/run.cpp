@@ -20,6 +20,7 @@
 #include "gort/runtime.hpp"
 #include "netpoll/netpoll.hpp"
 #include "runtime/config.hpp"
+#include "runtime/dump.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/hog.hpp"
 #include "runtime/sched.hpp"
@@ -148,7 +149,9 @@ int run_main(std::function<int()> main, const Config& requested) {
         begin_shutdown();
       },
       SpawnOptions{}, std::source_location::current());
+  s->coarse_now.store(now_ns(), std::memory_order_relaxed);
   sysmon_start();
+  if (cfg.sigquit_dump) sigquit_install();
 
   schedule_loop(m0);
   netpoll::thread_exit(m0);  // M0's ring, on its own thread
@@ -164,6 +167,7 @@ int run_main(std::function<int()> main, const Config& requested) {
     for (auto& t : threads) t.join();
     threads.clear();
   }
+  sigquit_restore();
   sysmon_stop();
   set_current_m(nullptr);
 

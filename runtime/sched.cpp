@@ -52,6 +52,7 @@
 
 #include "gort/runtime.hpp"
 #include "netpoll/netpoll.hpp"
+#include "runtime/dump.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/spin_lock.hpp"
 #include "runtime/stack.hpp"
@@ -363,20 +364,9 @@ void check_deadlock() {
     if (g->status.load(std::memory_order_acquire) == GStatus::kWaiting) ++waiting;
   });
   if (waiting == 0) return;  // nothing alive (shutdown in progress)
-  static const char kHeader[] = "all goroutines are asleep - deadlock!\n\n";
-  write_stderr(kHeader, sizeof kHeader - 1);
-  for_each_g([](G* g) {
-    if (g->status.load(std::memory_order_acquire) != GStatus::kWaiting) return;
-    char buf[512];
-    size_t n = append_str(buf, 0, sizeof buf, "goroutine ");
-    n = append_u64(buf, n, sizeof buf, g->id);
-    n = append_str(buf, n, sizeof buf, " [");
-    n = append_str(buf, n, sizeof buf, g->wait_reason ? g->wait_reason : "waiting");
-    n = append_str(buf, n, sizeof buf, "]:\n  created at ");
-    n = append_creation_site(g, buf, n, sizeof buf);
-    n = append_str(buf, n, sizeof buf, "\n\n");
-    write_stderr(buf, n);
-  });
+  // The dump has each goroutine's frames; every M is idle, so it is also a consistent one.
+  const std::string text = "all goroutines are asleep - deadlock!\n\n" + dump_goroutines();
+  write_stderr(text.data(), text.size());
   std::abort();
 }
 
@@ -447,9 +437,12 @@ void idle_park(M* m) {
       }
     }
     if (!timer_role) polled = sleep_m(m, &npolled);
+    // Woken: sysmon may have slept through the idle time, so the coarse clock is refreshed here.
+    const int64_t woke = now_ns();
+    sched->coarse_now.store(woke, std::memory_order_relaxed);
     // A wake-up may come from startm (nextp), shutdown, an armer (timer_armed) or the timeout;
     // only the first two are ordered with nextp, so it is read under the lock.
-    const bool due = timer_role && now_ns() >= earliest_timer();
+    const bool due = timer_role && woke >= earliest_timer();
     P* p = nullptr;
     bool handed = false;
     {
@@ -826,12 +819,14 @@ void ready_new(G* g) {
 void park(void (*unlock)(G*, void*), void* arg) {
   M* m = current_m();
   G* cur = m->curg;
+  cur->wait_since = sched->coarse_now.load(std::memory_order_relaxed);
   switch_out(m, cur, unlock, arg, false, /*holds_lock=*/true);
 }
 
 void park_nolock(void (*after)(G*, void*), void* arg) {
   M* m = current_m();
   G* cur = m->curg;
+  cur->wait_since = sched->coarse_now.load(std::memory_order_relaxed);
   switch_out(m, cur, after, arg, false, /*holds_lock=*/false);
 }
 

@@ -40,6 +40,10 @@ struct Sched {
 
   Config config;
   bool migrate_on_yield = false;
+  // A clock that costs a load: sysmon stores now_ns() every round and an M stores it when it
+  // wakes from idle, so it is at most one sysmon period (<= 10 ms) behind while anything runs.
+  // Parking goroutines stamp G::wait_since with it, for the dump's "waiting for how long".
+  std::atomic<int64_t> coarse_now{0};
 
   // Counters.
   std::atomic<uint64_t> created_external{0}, exited_external{0};  // spawns/exits without a P

@@ -4,6 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "gort/runtime.hpp"
 #include "netpoll/netpoll.hpp"
+#include "runtime/dump.hpp"
 #include "runtime/sched.hpp"
 #include "runtime/stack.hpp"
 
@@ -24,6 +25,8 @@ int64_t alive_goroutines() {
 }
 
 }  // namespace
+
+std::string goroutine_dump() { return rt::dump_goroutines(); }
 
 SchedulerStats stats() {
   SchedulerStats st;

@@ -25,6 +25,7 @@
 #include "absl/strings/str_format.h"
 #include "gort/runtime.hpp"
 #include "netpoll/netpoll.hpp"
+#include "runtime/dump.hpp"
 #include "runtime/hog.hpp"
 #include "runtime/sched.hpp"
 #include "runtime/stack.hpp"
@@ -146,6 +147,7 @@ void sysmon_main() {
   bool global_was_queued = false;
   bool work_queued = false;  // something was queued at the last round while a P idled
   while (!sched->shutdown.load(std::memory_order_acquire)) {
+    sigquit_poll();
     const bool all_idle = sched->npidle.load() == sched->procs && sched->nmblocking.load() == 0;
     if (!all_idle) {
       idle_since = 0;
@@ -183,6 +185,7 @@ void sysmon_main() {
     else delay_ns = 20'000;
     sched->sysmon_parker.park_for(work_queued ? std::min(delay_ns, kWaitingWorkCheckNs) : delay_ns);
     int64_t now = now_ns();
+    sched->coarse_now.store(now, std::memory_order_relaxed);
     idle_rounds = retake(now) ? 0 : idle_rounds + 1;
     // Not counted as acting (no short rounds for it): kWaitingWorkCheckNs bounds the wait.
     work_queued = wake_for_waiting_work(&global_was_queued) &&

@@ -65,6 +65,10 @@ struct Config {
   std::chrono::milliseconds hog_report{0};
   // Where reports go, called on sysmon's thread (keep it short: sysmon waits); empty: stderr.
   std::function<void(const HogReport&)> on_hog;
+  // SIGQUIT (Ctrl-\) prints gort::goroutine_dump() to stderr, then ends the process as SIGQUIT
+  // does (Go's behaviour). Only while gort::run runs, and only where SIGQUIT had its default
+  // action: a handler of the program's own, or SIG_IGN, is left alone.
+  bool sigquit_dump = true;
 };
 
 // Options for one goroutine (gort::go(opts, fn)).

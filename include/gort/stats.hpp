@@ -46,4 +46,11 @@ struct SchedulerStats {
 
 SchedulerStats stats();
 
+// Every goroutine: id, state (a wait reason and roughly how long, to within about 10 ms), where
+// it was created, and the frames a parked goroutine is parked in (innermost first; frames past
+// code built without frame pointers are cut). The format of Go's goroutine dump, also printed by
+// SIGQUIT (Config::sigquit_dump) and by the deadlock report. A snapshot taken while goroutines
+// keep running: one that changes state meanwhile may be left out.
+std::string goroutine_dump();
+
 }  // namespace gort

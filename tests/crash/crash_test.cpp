@@ -127,8 +127,9 @@ TEST_F(CrashTest, DeadlockIsReportedWithEveryParkedGoroutine) {
           wg.wait();  // nobody ever calls done()
         }, gort::Config{.procs = 2});
       },
-      "all goroutines are asleep - deadlock!(.|\n)*goroutine 1 \\[WaitGroup.wait\\](.|\n)*"
-      "goroutine [0-9]+ \\[chan send\\]:\n  created at .*crash_test.cpp:[0-9]+");
+      "all goroutines are asleep - deadlock!(.|\n)*goroutine 1 \\[WaitGroup.wait[^]]*\\](.|\n)*"
+      "goroutine [0-9]+ \\[chan send[^]]*\\]:\n  created at .*crash_test.cpp:[0-9]+[^\n]*\n"
+      "  #0 0x[0-9a-f]+ [^\n]+");
 }
 
 TEST_F(CrashTest, SleepingOrBlockingGoroutinesAreNotADeadlock) {
