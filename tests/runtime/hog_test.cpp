@@ -60,6 +60,26 @@ __attribute__((noinline)) void SpinUntil(const std::atomic<bool>& stop) {
   }
 }
 
+// Runs one goroutine spinning in SpinUntil until the runtime reported a hog (at most 20 s);
+// returns stats().hog_reports.
+uint64_t SpinUntilReported(const gort::Config& config) {
+  std::atomic<bool> stop{false};
+  uint64_t reports = 0;
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      SpinUntil(stop);
+      wg.done();
+    });
+    for (int i = 0; i < 4000 && gort::stats().hog_reports == 0; ++i) gort::sleep_for(5ms);
+    stop = true;
+    wg.wait();
+    reports = gort::stats().hog_reports;
+  }, config);
+  return reports;
+}
+
 TEST(Hog, ASpinningGoroutineIsReportedOnceWithWhereItSpins) {
   Collector c;
   std::atomic<bool> stop{false};
@@ -182,21 +202,8 @@ TEST(Hog, ALoopThatCallsPreemptPointIsNotReported) {
 }
 
 TEST(Hog, WithoutASinkTheReportGoesToStderr) {
-  std::atomic<bool> stop{false};
   testing::internal::CaptureStderr();
-  uint64_t reports = 0;
-  gort::run([&] {
-    gort::WaitGroup wg;
-    wg.add(1);
-    gort::go([&] {
-      SpinUntil(stop);
-      wg.done();
-    });
-    for (int i = 0; i < 4000 && gort::stats().hog_reports == 0; ++i) gort::sleep_for(5ms);
-    stop = true;
-    wg.wait();
-    reports = gort::stats().hog_reports;
-  }, gort::Config{.procs = 2, .hog_report = 20ms});
+  const uint64_t reports = SpinUntilReported(gort::Config{.procs = 2, .hog_report = 20ms});
   const std::string err = testing::internal::GetCapturedStderr();
   ASSERT_GE(reports, 1u);
   EXPECT_NE(err.find("without yielding"), std::string::npos) << err;
@@ -209,20 +216,8 @@ TEST(Hog, TheThresholdComesFromGortDebugAndIsChecked) {
   EXPECT_THROW(gort::run([] {}), std::invalid_argument);
   EXPECT_THROW(gort::run([] {}, gort::Config{.hog_report = -1ms}), std::invalid_argument);
   ASSERT_EQ(setenv("GORT_DEBUG", "hogreport=20", 1), 0);
-  std::atomic<bool> stop{false};
-  uint64_t reports = 0;
-  gort::run([&] {
-    gort::WaitGroup wg;
-    wg.add(1);
-    gort::go([&] {
-      SpinUntil(stop);
-      wg.done();
-    });
-    for (int i = 0; i < 4000 && gort::stats().hog_reports == 0; ++i) gort::sleep_for(5ms);
-    stop = true;
-    wg.wait();
-    reports = gort::stats().hog_reports;
-  }, gort::Config{.procs = 2, .on_hog = [](const gort::HogReport&) {}});
+  const uint64_t reports =
+      SpinUntilReported(gort::Config{.procs = 2, .on_hog = [](const gort::HogReport&) {}});
   unsetenv("GORT_DEBUG");
   EXPECT_GE(reports, 1u);
 }
