@@ -135,9 +135,11 @@ void sigquit_install() {
 }
 
 void sigquit_restore() {
+  if (!g_quit_installed.load()) return;
+  sigquit_poll();  // one that arrived as the run ended still gets its dump (and ends the process)
   if (!g_quit_installed.exchange(false)) return;
   sigaction(SIGQUIT, &g_prev_quit, nullptr);
-  // One that arrived while sysmon was stopping: deliver it the way it was meant.
+  // One that arrived between the poll and the restore: deliver it the way it was meant.
   if (g_sigquit.exchange(0) != 0) kill(getpid(), SIGQUIT);
 }
 

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -200,7 +201,16 @@ void report(P* p, uint64_t runs, int64_t ran_ns) {
   if (p->runs.load(std::memory_order_relaxed) != runs) return;
   sched->hog_reports.fetch_add(1, std::memory_order_relaxed);
   if (sched->config.on_hog) {
-    sched->config.on_hog(r);
+    // sysmon must outlive a sink that throws: say so and go on.
+    try {
+      sched->config.on_hog(r);
+    } catch (const std::exception& e) {
+      const std::string text = absl::StrCat("gort: Config::on_hog threw: ", e.what(), "\n");
+      write_stderr(text.data(), text.size());
+    } catch (...) {
+      static const char kText[] = "gort: Config::on_hog threw\n";
+      write_stderr(kText, sizeof kText - 1);
+    }
   } else {
     const std::string text = r.to_string();
     write_stderr(text.data(), text.size());

@@ -211,6 +211,17 @@ TEST(Hog, WithoutASinkTheReportGoesToStderr) {
   if (kExactFirstFrame) EXPECT_NE(err.find("SpinUntil"), std::string::npos) << err;
 }
 
+TEST(Hog, ASinkThatThrowsIsReportedAndTheRuntimeGoesOn) {
+  testing::internal::CaptureStderr();
+  const uint64_t reports = SpinUntilReported(gort::Config{
+      .procs = 2,
+      .hog_report = 20ms,
+      .on_hog = [](const gort::HogReport&) { throw std::runtime_error("sink is full"); }});
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_GE(reports, 1u);
+  EXPECT_NE(err.find("gort: Config::on_hog threw: sink is full"), std::string::npos) << err;
+}
+
 TEST(Hog, TheThresholdComesFromGortDebugAndIsChecked) {
   ASSERT_EQ(setenv("GORT_DEBUG", "hogreport=-5", 1), 0);
   EXPECT_THROW(gort::run([] {}), std::invalid_argument);
