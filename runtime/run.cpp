@@ -99,6 +99,9 @@ int run_main(std::function<int()> main, const Config& requested) {
 
   auto* s = new Sched();
   s->config = cfg;
+  // Before the main goroutine is spawned: its spawn may start another M, which may run it (and
+  // what it parks) before this thread gets any further.
+  s->coarse_now.store(now_ns(), std::memory_order_relaxed);
   s->procs = cfg.procs;
   s->migrate_on_yield = cfg.migrate_on_yield;
   for (int i = 1; i <= cfg.procs; ++i) {
@@ -149,7 +152,6 @@ int run_main(std::function<int()> main, const Config& requested) {
         begin_shutdown();
       },
       SpawnOptions{}, std::source_location::current());
-  s->coarse_now.store(now_ns(), std::memory_order_relaxed);
   sysmon_start();
   if (cfg.sigquit_dump) sigquit_install();
 
