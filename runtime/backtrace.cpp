@@ -58,9 +58,7 @@ __attribute__((no_sanitize("address", "thread"))) int suspended_frames(const G* 
   const uintptr_t fp = saved[kSavedFp / sizeof(uintptr_t)];
   const uintptr_t pc = saved[kSavedPc / sizeof(uintptr_t)];
   // The resume address is a return address too (just after the call into the switch).
-  if (max < 1) return 0;
-  const int n = walk_frames(pc, sp + kSavedPc + sizeof(uintptr_t), fp, lo, hi, out, max);
-  return n;
+  return walk_frames(pc, sp + kSavedPc + sizeof(uintptr_t), fp, lo, hi, out, max);
 #else
   (void)g;
   (void)out;

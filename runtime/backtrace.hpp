@@ -14,6 +14,8 @@ namespace gort::rt {
 
 struct G;
 
+constexpr int kMaxBacktraceFrames = 32;  // what a report or a dump entry keeps
+
 // Walks the frame-pointer chain from (pc, fp), accepting only frame records inside [lo, hi)
 // and above `sp`, so a frame-pointer register that holds anything else (code built without
 // frame pointers) ends the walk instead of faulting. out[0] = pc; then return addresses.

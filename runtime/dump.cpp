@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "gort/stats.hpp"
 #include "runtime/backtrace.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/goroutine.hpp"
@@ -30,7 +29,7 @@ struct Entry {
   std::string created_at;
   int processor = -1;  // running: where
   int nframes = 0;
-  uintptr_t frames[32];
+  uintptr_t frames[kMaxBacktraceFrames];
 };
 
 // Copies what the dump shows of one descriptor. Its owner may be writing these fields (a spawn
@@ -87,7 +86,7 @@ std::string dump_goroutines() {
     Entry e;
     e.status = st;
     snapshot(g, &e);
-    if (st == GStatus::kWaiting) e.nframes = suspended_frames(g, e.frames, 32);
+    if (st == GStatus::kWaiting) e.nframes = suspended_frames(g, e.frames, kMaxBacktraceFrames);
     if (g->status.load(std::memory_order_acquire) != st) return;  // changed under us: skip
     if (st == GStatus::kRunning) {
       for (const auto& [rg, id] : running) {

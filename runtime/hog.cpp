@@ -106,7 +106,7 @@ void on_sigurg(int sig, siginfo_t* info, void* uctx) {
   if (ours) {
     s.nframes = walk_frames(r.pc, r.sp, r.fp, reinterpret_cast<uintptr_t>(g->stack.lo),
                             reinterpret_cast<uintptr_t>(g->stack.hi), s.frames,
-                            HogSample::kMaxFrames);
+                            kMaxBacktraceFrames);
   }
   s.state.store(ours ? HogSample::kTaken : HogSample::kRefused, std::memory_order_release);
   errno = saved_errno;

@@ -18,17 +18,18 @@
 #include <atomic>
 #include <cstdint>
 
+#include "runtime/backtrace.hpp"
+
 namespace gort::rt {
 
 struct P;
 
 struct HogSample {
   static constexpr uint32_t kIdle = 0, kWanted = 1, kTaking = 2, kTaken = 3, kRefused = 4;
-  static constexpr int kMaxFrames = 32;
   std::atomic<uint32_t> state{kIdle};
   uint64_t want_runs = 0;        // the P's run counter of the episode being sampled
   int nframes = 0;
-  uintptr_t frames[kMaxFrames];  // frames[0]: the interrupted pc; then return addresses
+  uintptr_t frames[kMaxBacktraceFrames];  // frames[0]: the interrupted pc; then return addresses
 };
 
 // Installs the SIGURG handler (once per process; it passes signals that are not its own on).
