@@ -13,6 +13,7 @@
 #   RUN_TIMEOUT=300              seconds per single run
 #   OUT=path.md                  report path (default bench/results/<date>-<hash>-core.md)
 #   LOG=path                     append every run's stdout+stderr (checks, gort stats) there
+#   GO_PEER=path                 a Go peer already built (e.g. by bench/pack_kit.sh): go not needed
 #
 # Build gort in Release first (cmake -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build).
 # Workloads gort does not have yet (gort_macro exits 3) show as n/a on the gort side; workloads
@@ -50,26 +51,32 @@ if ! [[ "$REPS" =~ ^[0-9]+$ ]] || (( REPS < 1 )); then
 fi
 [[ -n "$fiber_bin" ]] || echo "compare.sh: note: fiber_peers not built in '$build_dir' (apt-get install libboost-fiber-dev, re-run cmake); Boost.Fiber column will be n/a" >&2
 (( REPS >= 5 )) || echo "compare.sh: warning: REPS=$REPS < 5; DESIGN §7 asks for >= 5" >&2
-command -v go >/dev/null || { echo "compare.sh: 'go' not found (apt-get install golang-go)" >&2; exit 1; }
+GO_PEER="${GO_PEER:-}"
+[[ -n "$GO_PEER" ]] || command -v go >/dev/null || { echo "compare.sh: 'go' not found (apt-get install golang-go)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "compare.sh: python3 not found" >&2; exit 1; }
 
 # ---- build the Go peer (standard library only, no network) -------------------------------------
 go_dir="$here/peers/go"
-go_bin="$go_dir/bin/gortpeers"
-go_cache="${GOCACHE:-$(go env GOCACHE 2>/dev/null || true)}"
-if [[ -z "$go_cache" || "$go_cache" == "off" ]]; then
-  go_cache="$(mktemp -d "${TMPDIR:-/tmp}/gort-gocache.XXXXXX")"
+if [[ -n "$GO_PEER" ]]; then
+  [[ -x "$GO_PEER" ]] || { echo "compare.sh: GO_PEER=$GO_PEER is not an executable" >&2; exit 1; }
+  go_bin="$GO_PEER"
+else
+  go_bin="$go_dir/bin/gortpeers"
+  go_cache="${GOCACHE:-$(go env GOCACHE 2>/dev/null || true)}"
+  if [[ -z "$go_cache" || "$go_cache" == "off" ]]; then
+    go_cache="$(mktemp -d "${TMPDIR:-/tmp}/gort-gocache.XXXXXX")"
+  fi
+  echo "building Go peer -> bench/peers/go/bin/gortpeers" >&2
+  (cd "$go_dir" && GOCACHE="$go_cache" GOFLAGS= GOPROXY=off go build -o bin/gortpeers .)
 fi
-echo "building Go peer -> bench/peers/go/bin/gortpeers" >&2
-(cd "$go_dir" && GOCACHE="$go_cache" GOFLAGS= GOPROXY=off go build -o bin/gortpeers .)
 
 # ---- machine description ----------------------------------------------------------------------
 cpu_model="$(lscpu 2>/dev/null | awk -F: '/^Model name/ {sub(/^[ \t]+/, "", $2); print $2; exit}')"
 ncpu="$(nproc)"
 kernel="$(uname -r)"
 mem="$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-gcc_v="$(gcc --version 2>/dev/null | head -n1 || echo unknown)"
-go_v="$(go version)"
+gcc_v="$(cat "$(dirname "$go_bin")/gcc.version" 2>/dev/null || gcc --version 2>/dev/null | head -n1 || echo unknown)"
+go_v="$(go version 2>/dev/null || cat "$(dirname "$go_bin")/go.version" 2>/dev/null || echo "Go (prebuilt, version unknown)")"
 fiber_v="not built"
 if [[ -n "$fiber_bin" ]]; then
   fiber_lib="$(awk -F= '/^Boost_FIBER_LIBRARY_RELEASE:/ {print $2}' "$build_dir/CMakeCache.txt" 2>/dev/null || true)"
@@ -79,7 +86,7 @@ fi
 build_type="$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$build_dir/CMakeCache.txt" 2>/dev/null || true)"
 cxx_used="$(awk -F= '/^CMAKE_CXX_COMPILER:/ {print $2}' "$build_dir/CMakeCache.txt" 2>/dev/null || true)"
 cxx_used="${cxx_used##*/}"
-hash="$(git rev-parse --short HEAD 2>/dev/null || echo nogit)"
+hash="${GORT_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo nogit)}"  # GORT_COMMIT: a kit's commit
 dirty=""
 if [[ "$hash" != nogit ]] && [[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
   dirty=" (working tree has uncommitted changes)"

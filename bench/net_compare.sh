@@ -30,6 +30,8 @@
 #   SERVER_CPUS= CLIENT_CPUS= (taskset -c lists to pin servers / clients; default: unpinned)
 #   GORT_SERVERS="gort-epoll gort-io_uring gort-io_uring-ring" (the gort variants to run)
 #   INSTALL=1 (apt-get install missing wrk, nginx-light, redis-tools, redis-server; 0: never)
+#   PEERS_BIN=dir (use the peers and echo_load already built there, e.g. by bench/pack_kit.sh;
+#                  nothing is compiled and neither gcc nor go is needed)
 #   OUT=path.md (report path)  LOG=path (append every run's client and server output)
 #
 # The peers are compiled into bench/net/bin/ (git-ignored) on every run.
@@ -73,7 +75,10 @@ for s in $SCENARIOS; do
   case "$s" in echo | http | kv) ;; *) die "unknown scenario '$s' (echo http kv)" ;; esac
 done
 has_scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
-for tool in gcc g++ go python3 timeout setsid; do
+PEERS_BIN="${PEERS_BIN:-}"
+needed_tools="python3 timeout setsid"
+[[ -n "$PEERS_BIN" ]] || needed_tools+=" gcc g++ go"
+for tool in $needed_tools; do
   command -v "$tool" >/dev/null || die "'$tool' not found"
 done
 
@@ -110,17 +115,24 @@ fi
 have() { command -v "$1" >/dev/null; }
 
 # ---- build the peers and the echo client (bench/net/bin, git-ignored) ---------------------------
-bin="bench/net/bin"
-mkdir -p "$bin"
-note "building peers -> $bin/"
-gcc -O2 -Wall -o "$bin/epoll_echo" bench/peers/c/epoll_echo.c
-gcc -O2 -Wall -o "$bin/epoll_http" bench/peers/c/epoll_http.c
-g++ -O2 -std=c++20 -pthread -Wall -o "$bin/echo_load" bench/net/echo_load.cpp
-go_cache="${GOCACHE:-$(go env GOCACHE 2>/dev/null || true)}"
-if [[ -z "$go_cache" || "$go_cache" == "off" ]]; then
-  go_cache="$(mktemp -d "${TMPDIR:-/tmp}/gort-gocache.XXXXXX")"
+if [[ -n "$PEERS_BIN" ]]; then
+  bin="$PEERS_BIN"
+  for b in epoll_echo epoll_http echo_load gonet; do
+    [[ -x "$bin/$b" ]] || die "PEERS_BIN=$bin has no $b"
+  done
+else
+  bin="bench/net/bin"
+  mkdir -p "$bin"
+  note "building peers -> $bin/"
+  gcc -O2 -Wall -o "$bin/epoll_echo" bench/peers/c/epoll_echo.c
+  gcc -O2 -Wall -o "$bin/epoll_http" bench/peers/c/epoll_http.c
+  g++ -O2 -std=c++20 -pthread -Wall -o "$bin/echo_load" bench/net/echo_load.cpp
+  go_cache="${GOCACHE:-$(go env GOCACHE 2>/dev/null || true)}"
+  if [[ -z "$go_cache" || "$go_cache" == "off" ]]; then
+    go_cache="$(mktemp -d "${TMPDIR:-/tmp}/gort-gocache.XXXXXX")"
+  fi
+  (cd bench/peers/gonet && GOCACHE="$go_cache" GOFLAGS="" GOPROXY=off go build -o "$root/$bin/gonet" .)
 fi
-(cd bench/peers/gonet && GOCACHE="$go_cache" GOFLAGS="" GOPROXY=off go build -o "$root/$bin/gonet" .)
 
 # ---- scratch, server lifetime ---------------------------------------------------------------------
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/gort-net.XXXXXX")"
@@ -493,8 +505,8 @@ cpu_model="$(lscpu 2>/dev/null | awk -F: '/^Model name/ {sub(/^[ \t]+/, "", $2);
 ncpu="$(nproc)"
 kernel="$(uname -r)"
 mem="$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-gcc_v="$(gcc --version 2>/dev/null | head -n1 || echo unknown)"
-go_v="$(go version)"
+gcc_v="$(cat "$bin/gcc.version" 2>/dev/null || gcc --version 2>/dev/null | head -n1 || echo unknown)"
+go_v="$(go version 2>/dev/null || cat "$bin/go.version" 2>/dev/null || echo "Go (prebuilt, version unknown)")"
 nginx_v="$(nginx -v 2>&1 | head -n1 | sed 's/^nginx version: //' || true)"
 redis_v="$(redis-server --version 2>/dev/null | head -n1 || true)"
 rb_v="$(redis-benchmark --version 2>/dev/null | head -n1 || true)"
@@ -502,7 +514,7 @@ wrk_v="$(wrk -v 2>&1 | head -n1 | sed 's/ Copyright.*//' || true)"
 build_type="$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)"
 cxx_used="$(awk -F= '/^CMAKE_CXX_COMPILER:/ {print $2}' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)"
 cxx_used="${cxx_used##*/}"
-hash="$(git rev-parse --short HEAD 2>/dev/null || echo nogit)"
+hash="${GORT_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo nogit)}"  # GORT_COMMIT: a kit's commit
 dirty=""
 if [[ "$hash" != nogit ]] && [[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
   dirty=" (working tree has uncommitted changes)"
