@@ -157,6 +157,22 @@ Result<size_t> Socket::io(Mode mode, Deadline d, IoCall call, void* ctx,
   if (!ref) return Errc::closed;
   std::lock_guard<gort::Mutex> lock(mu_[static_cast<int>(mode)]);
   const bool stream_read = ring_op != nullptr && ring_op->kind == rt::netpoll::OpKind::kRecv;
+  if (ring_op != nullptr && ring_op->kind == rt::netpoll::OpKind::kAccept) {
+    // An accept takes a pending connection with accept4(2) first and goes to the ring only for
+    // an empty queue. A ring accept parks its goroutine until its thread next reaps the ring,
+    // which on a busy P is a whole pass over the run queue: a burst of N connections (wrk
+    // opening 1,000 at once) was accepted one per pass, and the last ones' first requests
+    // waited up to 2 s. Go's accept also tries the syscall before it parks.
+    for (;;) {
+      if (closing()) return Errc::closed;
+      const ssize_t r = call(fd_, ctx);
+      if (r >= 0) return static_cast<size_t>(r);
+      const int e = last_errno();
+      if (e == EINTR) continue;
+      if (e != EAGAIN && e != EWOULDBLOCK) return errno_code(e);
+      break;
+    }
+  }
   if (ring_op != nullptr) {
     if (stream_read) ring_op->poll_first = read_drained_;
     if (auto r = ring_io(mode, d, ring_op)) {

@@ -816,6 +816,56 @@ TEST(Net, AYieldingLoopLetsItsThreadsCompletionsIn) {
   }, procs(1));
 }
 
+// Connections already waiting in the accept queue are taken without parking the acceptor once
+// per connection. Under io_uring a ring accept parks until its thread reaps the ring, which a
+// busy P does only every 61st tick: a burst of connections was accepted one per pass over the
+// run queue. Here a goroutine that yields in a loop stands for that busy queue and counts the
+// passes the 64 accepts take (none are needed: every connection is already queued).
+TEST(Net, PendingConnectionsAreAcceptedWithoutAPassPerConnection) {
+  gort::run([] {
+    gort::net::ListenOptions opts;
+    opts.backlog = 128;
+    auto ln = gort::net::listen_tcp("127.0.0.1:0", opts);
+    ASSERT_TRUE(ln) << ln.error().message();
+    const gort::net::Address addr = *ln->local_address();
+    constexpr int kConns = 64;
+    std::vector<int> clients;
+    for (int i = 0; i < kConns; ++i) {  // loopback connects complete in the kernel, unaccepted
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      ASSERT_GE(fd, 0);
+      ASSERT_EQ(::connect(fd, addr.data(), addr.size()), 0) << errno;
+      clients.push_back(fd);
+    }
+    std::atomic<bool> stop{false};
+    std::atomic<int64_t> passes{0};
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      while (!stop) {
+        passes.fetch_add(1, std::memory_order_relaxed);
+        gort::yield();
+      }
+      wg.done();
+    });
+    gort::yield();  // the counting goroutine is running and queued again
+    const int64_t before = passes.load();
+    std::vector<Conn> accepted;
+    for (int i = 0; i < kConns; ++i) {
+      auto c = ln->accept();
+      ASSERT_TRUE(c) << c.error().message();
+      accepted.push_back(std::move(*c));
+    }
+    const int64_t taken = passes.load() - before;
+    stop = true;
+    wg.wait();
+    EXPECT_LT(taken, kConns / 4) << "accepting " << kConns << " queued connections took " << taken
+                                 << " passes of the run queue";
+    for (Conn& c : accepted) c.close();
+    for (int fd : clients) ::close(fd);
+    ln->close();
+  }, procs(1));
+}
+
 TEST(Net, VectoredWriteAndReadKeepEveryByteInOrder) {
   gort::run([] {
     auto [ln, client, server] = connected_pair();
