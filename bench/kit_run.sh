@@ -73,6 +73,8 @@ PYEOF
   lscpu -e 2>/dev/null || true
   echo "server cpus: $server_cpus  client cpus: $client_cpus"
   echo "io_uring_disabled: $(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo n/a)"
+  echo "somaxconn: $(cat /proc/sys/net/core/somaxconn 2>/dev/null || echo n/a)" \
+    "tcp_max_syn_backlog: $(cat /proc/sys/net/ipv4/tcp_max_syn_backlog 2>/dev/null || echo n/a)"
 } | tee "$res/machine.txt" >&2
 pin=()
 if [[ "$server_cpus" != - ]]; then pin=(SERVER_CPUS="$server_cpus" CLIENT_CPUS="$client_cpus"); fi

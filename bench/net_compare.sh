@@ -872,9 +872,15 @@ o.append("")
 notes = sorted({f"{LABEL[k[2]]}: {v}" for k, v in na.items()})
 if notes:
     o.append("Not measured: " + "; ".join(notes) + ".\n")
-o.append("Notes: the client runs on the same CPUs as the server, so a server that uses more cores "
-         "leaves fewer to the client; \"per core\" factors that out for the echo bar (the C loop "
-         "uses at most one core). The C loops are the physical-limit proxy: one thread, "
+if e["SERVER_CPUS"] and e["CLIENT_CPUS"]:
+    sharing = ("Notes: servers and clients ran on CPUs of their own, so every server could use all "
+               "of its CPUs; \"per core\" still matters for the echo bar because the C loop uses "
+               "one core. ")
+else:
+    sharing = ("Notes: the client runs on the same CPUs as the server, so a server that uses more "
+               "cores leaves fewer to the client; \"per core\" factors that out for the echo bar "
+               "(the C loop uses at most one core). ")
+o.append(sharing + "The C loops are the physical-limit proxy: one thread, "
          "edge-triggered epoll, no allocation per message. Numbers are only meaningful together "
          "with the machine description above.")
 open(out_path, "w").write("\n".join(o) + "\n")
