@@ -13,6 +13,8 @@
 # NET_REPS=5 NET_DURATION=2 NET_WARMUP=1 CONNS="100 1000" CLIENT_N=8
 # CORE_REPS=3 CORE_PROCS="1 2 4 8 16" (capped at nproc)
 # CORE_WORKLOADS="skynet_chan fib mpmc mutex pingpong ring select4"
+# net.log keeps every run's output, with gort's schedtrace lines (one a second: the scheduler's
+# counters, the only view of where its CPU goes on a machine without perf).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -84,7 +86,8 @@ threads=$((threads > 6 ? 6 : threads))
 net() {  # scenario reps duration warmup conns report
   env "${pin[@]}" PEERS_BIN="$prefix/peers" INSTALL=0 PROCS=2 SCENARIOS="$1" REPS="$2" DURATION="$3" \
     WARMUP="$4" CONNS="$5" GORT_SERVERS="gort-epoll gort-io_uring" CLIENT_THREADS="$threads" \
-    WRK_THREADS="$threads" OUT="$6" LOG="$res/net.log" "$here/net_compare.sh" "$prefix/build"
+    WRK_THREADS="$threads" SCHEDTRACE=1000 OUT="$6" LOG="$res/net.log" \
+    "$here/net_compare.sh" "$prefix/build"
 }
 
 for phase in $PHASES; do

@@ -33,6 +33,8 @@
 #   PEERS_BIN=dir (use the peers and echo_load already built there, e.g. by bench/pack_kit.sh;
 #                  nothing is compiled and neither gcc nor go is needed)
 #   OUT=path.md (report path)  LOG=path (append every run's client and server output)
+#   SCHEDTRACE=MS (gort servers print GORT_DEBUG=schedtrace lines every MS into LOG: the
+#                  scheduler's counters, for a machine without a profiler; default off)
 #
 # The peers are compiled into bench/net/bin/ (git-ignored) on every run.
 set -euo pipefail
@@ -62,6 +64,7 @@ SERVER_CPUS="${SERVER_CPUS:-}"
 CLIENT_CPUS="${CLIENT_CPUS:-}"
 INSTALL="${INSTALL:-1}"
 GORT_SERVERS="${GORT_SERVERS:-gort-epoll gort-io_uring gort-io_uring-ring}"
+SCHEDTRACE="${SCHEDTRACE:-}"
 
 die() { echo "net_compare.sh: $*" >&2; exit 1; }
 note() { echo "net_compare.sh: $*" >&2; }
@@ -240,6 +243,7 @@ server_setup() {
         gort-io_uring) srv_env+=(GORT_POLLER=io_uring GORT_URING_READS=readiness) ;;
         *) srv_env+=(GORT_POLLER=io_uring GORT_URING_READS=ring) ;;
       esac
+      [[ -n "$SCHEDTRACE" ]] && srv_env+=(GORT_DEBUG="schedtrace=$SCHEDTRACE")
       srv_cmd=("$gb" --addr "$HOST:$port")
       ;;
     go)
@@ -532,6 +536,7 @@ cmdline="REPS=$REPS DURATION=$DURATION WARMUP=$WARMUP CONNS=\"$CONNS\" PROCS=$PR
 [[ -n "$SERVER_CPUS" ]] && cmdline+=" SERVER_CPUS=$SERVER_CPUS"
 [[ -n "$CLIENT_CPUS" ]] && cmdline+=" CLIENT_CPUS=$CLIENT_CPUS"
 [[ "$GORT_SERVERS" != "gort-epoll gort-io_uring gort-io_uring-ring" ]] && cmdline+=" GORT_SERVERS=\"$GORT_SERVERS\""
+[[ -n "$SCHEDTRACE" ]] && cmdline+=" SCHEDTRACE=$SCHEDTRACE"
 cmdline+=" bench/net_compare.sh $BUILD_DIR"
 
 # ---- report -------------------------------------------------------------------------------------

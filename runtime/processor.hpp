@@ -52,6 +52,13 @@ struct alignas(64) P {
 
   // Counters: written by the owner (relaxed), read by stats() from any thread.
   std::atomic<uint64_t> runs{0}, spawned{0}, exited{0}, steals{0}, stolen{0}, global_pulls{0};
+  // Where an M holding this P looked for work (find_runnable): non-blocking netpoll calls and
+  // the goroutines they readied, reaps of the M's own io_uring that brought completions and
+  // those completions, steal rounds (successful ones are `steals`), and the times the P was
+  // given back because nothing was found. Per message of a server, these say what the
+  // scheduler costs where no profiler runs.
+  std::atomic<uint64_t> polls{0}, polled{0}, ring_reaps{0}, ring_reaped{0}, steal_rounds{0},
+      idles{0};
 
   // sysmon's private view (only sysmon touches these).
   uint64_t sysmon_tick = 0;

@@ -437,6 +437,7 @@ void idle_park(M* m) {
       }
     }
     if (!timer_role) polled = sleep_m(m, &npolled);
+    if (polled != nullptr) sched->idle_polled.fetch_add(npolled, std::memory_order_relaxed);
     // Woken: sysmon may have slept through the idle time, so the coarse clock is refreshed here.
     const int64_t woke = now_ns();
     sched->coarse_now.store(woke, std::memory_order_relaxed);
@@ -576,7 +577,10 @@ G* find_runnable(M* m, bool* inherit) {
     // The blocking poll is idle_park's: one idle M waits there until the earliest timer.
     if (netpoll::active() && netpoll::readiness_waiters() > 0 && netpoll::last_poll_ns() != 0) {
       uint32_t n = 0;
-      if (G* list = netpoll::poll(0, &n)) {
+      G* list = netpoll::poll(0, &n);
+      count(p->polls);
+      if (list != nullptr) {
+        count(p->polled, n);
         inject_glist(list);
         if (G* g = local_or_global(m, p, inherit)) return g;
       }
@@ -587,6 +591,7 @@ G* find_runnable(M* m, bool* inherit) {
         m->spinning = true;
         sched->nmspinning.fetch_add(1, std::memory_order_seq_cst);
       }
+      count(p->steal_rounds);
       if (G* g = steal_work(m, p)) return g;
       // Expired timers of every other P (idle ones included) and of the global heap (Go runs
       // them on the last steal pass); what they ready lands in this P.
@@ -604,6 +609,7 @@ G* find_runnable(M* m, bool* inherit) {
       if (!sched->runq.empty() && !(sched->migrate_on_yield && procs > 1)) {
         if (G* g = global_batch(p)) return g;
       }
+      count(p->idles);
       releasep(m);
       pidle_put(p);
     }
@@ -907,6 +913,10 @@ bool reap_own_ring(M* m) {
   uint32_t n = 0;
   G* list = netpoll::poll_own(m, &n);
   if (list == nullptr) return false;
+  if (P* p = m->p) {
+    count(p->ring_reaps);
+    count(p->ring_reaped, n);
+  }
   inject_own(list);
   return true;
 }

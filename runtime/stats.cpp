@@ -54,6 +54,8 @@ SchedulerStats stats() {
   st.preempt_requests = s->preempt_requests.load(std::memory_order_relaxed);
   st.hog_reports = s->hog_reports.load(std::memory_order_relaxed);
   st.waiting_work_wakes = s->waiting_work_wakes.load(std::memory_order_relaxed);
+  st.sysmon_polls = s->sysmon_polls.load(std::memory_order_relaxed);
+  st.idle_thread_polled = s->idle_polled.load(std::memory_order_relaxed);
   for (rt::P* p : s->allp) {
     ProcessorStats ps;
     ps.runs = p->runs.load(std::memory_order_relaxed);
@@ -61,6 +63,12 @@ SchedulerStats stats() {
     ps.steals = p->steals.load(std::memory_order_relaxed);
     ps.stolen_goroutines = p->stolen.load(std::memory_order_relaxed);
     ps.global_pulls = p->global_pulls.load(std::memory_order_relaxed);
+    ps.polls = p->polls.load(std::memory_order_relaxed);
+    ps.polled_goroutines = p->polled.load(std::memory_order_relaxed);
+    ps.ring_reaps = p->ring_reaps.load(std::memory_order_relaxed);
+    ps.ring_reaped = p->ring_reaped.load(std::memory_order_relaxed);
+    ps.steal_rounds = p->steal_rounds.load(std::memory_order_relaxed);
+    ps.idles = p->idles.load(std::memory_order_relaxed);
     ps.run_queue_length = p->runq.size();
     st.goroutines_created += ps.spawned;
     st.processors.push_back(ps);
@@ -73,18 +81,20 @@ std::string SchedulerStats::to_string() const {
       "gort scheduler: procs=%d goroutines=%d created=%d threads=%d idle_procs=%d spinning=%d\n"
       "  thread parks=%d wakes=%d global_queue=%d blocking_calls=%d handoffs=%d "
       "preempt_requests=%d waiting_work_wakes=%d hog_reports=%d\n  stacks in use=%d reserved=%.1f MiB\n"
-      "  poller=%s io_waiters=%d\n",
+      "  poller=%s io_waiters=%d sysmon_polls=%d idle_thread_polled=%d\n",
       procs, goroutines, goroutines_created, threads, idle_processors, spinning_threads,
       thread_parks, thread_wakes, global_queue_length, blocking_calls, handoffs, preempt_requests,
       waiting_work_wakes, hog_reports,
       stacks_in_use, static_cast<double>(stack_bytes_reserved) / (1024.0 * 1024.0), poller,
-      io_waiters);
+      io_waiters, sysmon_polls, idle_thread_polled);
   for (size_t i = 0; i < processors.size(); ++i) {
     const ProcessorStats& p = processors[i];
     absl::StrAppendFormat(&out,
-                          "  P%d: runs=%d spawned=%d steals=%d stolen=%d global_pulls=%d runq=%d\n",
-                          i, p.runs, p.spawned, p.steals, p.stolen_goroutines, p.global_pulls,
-                          p.run_queue_length);
+                          "  P%d: runs=%d spawned=%d steals=%d/%d stolen=%d global_pulls=%d "
+                          "polls=%d/%d ring_reaps=%d/%d idles=%d runq=%d\n",
+                          i, p.runs, p.spawned, p.steals, p.steal_rounds, p.stolen_goroutines,
+                          p.global_pulls, p.polled_goroutines, p.polls, p.ring_reaped,
+                          p.ring_reaps, p.idles, p.run_queue_length);
   }
   return out;
 }

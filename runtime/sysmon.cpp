@@ -120,16 +120,35 @@ bool wake_for_waiting_work(bool* global_was_queued) {
   return queued;
 }
 
+// Go's schedtrace line, then the cumulative counters (summed over the Ps): two lines a period
+// apart give the rates, e.g. per message of a server on a machine without a profiler.
 void schedtrace(int64_t start) {
   std::string queues;
-  for (P* p : sched->allp) absl::StrAppend(&queues, queues.empty() ? "" : " ", p->runq.size());
+  uint64_t runs = 0, polls = 0, polled = 0, reaps = 0, reaped = 0, steal_rounds = 0, steals = 0,
+           idles = 0;
+  for (P* p : sched->allp) {
+    absl::StrAppend(&queues, queues.empty() ? "" : " ", p->runq.size());
+    runs += p->runs.load(std::memory_order_relaxed);
+    polls += p->polls.load(std::memory_order_relaxed);
+    polled += p->polled.load(std::memory_order_relaxed);
+    reaps += p->ring_reaps.load(std::memory_order_relaxed);
+    reaped += p->ring_reaped.load(std::memory_order_relaxed);
+    steal_rounds += p->steal_rounds.load(std::memory_order_relaxed);
+    steals += p->steals.load(std::memory_order_relaxed);
+    idles += p->idles.load(std::memory_order_relaxed);
+  }
   std::string line = absl::StrFormat(
       "SCHED %dms: procs=%d idleprocs=%d threads=%d spinningthreads=%d blocking=%d "
-      "globalrunq=%d runq=[%s]\n",
+      "globalrunq=%d runq=[%s] runs=%d parks=%d wakes=%d polls=%d/%d ringreaps=%d/%d "
+      "steals=%d/%d idles=%d idlepolled=%d sysmonpolls=%d\n",
       (now_ns() - start) / 1000000, sched->procs, sched->npidle.load(), [] {
         std::lock_guard<std::mutex> lock(sched->lock);
         return static_cast<int>(sched->allm.size());
-      }(), sched->nmspinning.load(), sched->nmblocking.load(), sched->runq.size(), queues);
+      }(), sched->nmspinning.load(), sched->nmblocking.load(), sched->runq.size(), queues, runs,
+      sched->thread_parks.load(std::memory_order_relaxed),
+      sched->thread_wakes.load(std::memory_order_relaxed), polled, polls, reaped, reaps, steals,
+      steal_rounds, idles, sched->idle_polled.load(std::memory_order_relaxed),
+      sched->sysmon_polls.load(std::memory_order_relaxed));
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
@@ -197,6 +216,7 @@ void sysmon_main() {
       const int64_t last = netpoll::last_poll_ns();
       if (last != 0 && now - last > kNetpollStaleNs) {
         uint32_t n = 0;
+        sched->sysmon_polls.fetch_add(1, std::memory_order_relaxed);
         if (G* list = netpoll::poll(0, &n)) inject_glist(list);
       }
     }

@@ -15,6 +15,13 @@ struct ProcessorStats {
   uint64_t steals = 0;        // successful steals by this processor
   uint64_t stolen_goroutines = 0;  // goroutines moved in by those steals
   uint64_t global_pulls = 0;  // batches taken from the global queue
+  // Where its threads looked for work when the run queue was empty:
+  uint64_t polls = 0;          // non-blocking netpoller polls
+  uint64_t polled_goroutines = 0;  // goroutines those polls readied
+  uint64_t ring_reaps = 0;     // reaps of the thread's own io_uring that brought completions
+  uint64_t ring_reaped = 0;    // the completions (goroutines readied) they brought
+  uint64_t steal_rounds = 0;   // rounds over the other processors' queues (successes: steals)
+  uint64_t idles = 0;          // times it was given back, nothing found anywhere
   uint32_t run_queue_length = 0;
 };
 
@@ -35,6 +42,9 @@ struct SchedulerStats {
   // processor idled (work queued without a wake-up: completions of a thread's own io_uring).
   uint64_t waiting_work_wakes = 0;
   uint64_t hog_reports = 0;      // goroutines the hog detector reported (Config::hog_report)
+  uint64_t sysmon_polls = 0;     // netpoller polls by sysmon: nobody else had polled for 10 ms
+  // Goroutines readied by threads without a processor, waiting in the poller or their ring.
+  uint64_t idle_thread_polled = 0;
   uint64_t stack_bytes_reserved = 0;
   uint64_t stacks_in_use = 0;
   std::string poller;            // netpoller backend: "epoll", "io_uring" or "none"

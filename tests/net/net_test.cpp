@@ -196,6 +196,12 @@ TEST(Net, EchoThousandConnectionsNothingLostOrReordered) {
     server_wg.wait();
     EXPECT_EQ(ok_conns.load(), conns);
     EXPECT_EQ(bad.load(), 0);
+    // Every goroutine the netpoller readied was readied by one of these; 40,000 waits on fds
+    // cannot all have been met without one.
+    const gort::SchedulerStats st = gort::stats();
+    uint64_t readied = st.sysmon_polls + st.idle_thread_polled;
+    for (const auto& p : st.processors) readied += p.polled_goroutines + p.ring_reaped;
+    EXPECT_GT(readied, 0u) << st.to_string();
   }, procs(2));
 }
 

@@ -361,8 +361,24 @@ TEST(Scheduler, StealingSpreadsWorkAcrossProcessors) {
   EXPECT_GT(st.processors[0].runs, 0u);
   EXPECT_GT(st.processors[1].runs, 0u) << st.to_string();
   uint64_t moved = 0;
-  for (auto& p : st.processors) moved += p.steals + p.global_pulls;
+  for (auto& p : st.processors) {
+    moved += p.steals + p.global_pulls;
+    EXPECT_GE(p.steal_rounds, p.steals) << st.to_string();  // every steal is one round's success
+  }
   EXPECT_GT(moved, 0u) << st.to_string();
+}
+
+TEST(Scheduler, CountsTheTimesAProcessorFoundNothingToRun) {
+  // One P, one goroutine that sleeps: each sleep leaves the P with nothing to run, so the P is
+  // given back (and its thread waits for the timer) once per sleep.
+  gort::SchedulerStats st;
+  gort::run([&] {
+    for (int i = 0; i < 3; ++i) gort::sleep_for(std::chrono::milliseconds(2));
+    st = gort::stats();
+  }, gort::Config{.procs = 1});
+  ASSERT_EQ(st.processors.size(), 1u);
+  EXPECT_GE(st.processors[0].idles, 3u) << st.to_string();
+  EXPECT_NE(st.to_string().find("idles="), std::string::npos);
 }
 
 TEST(Scheduler, YieldingGoroutineDoesNotStarveGlobalQueueOrNewGoroutines) {
