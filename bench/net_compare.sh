@@ -12,9 +12,12 @@
 # Scenarios (SCENARIOS="echo http kv"):
 #   echo  64-byte messages, one in flight per connection (bench/net/echo_load), CONNS connections:
 #         msgs/s, p50/p99 latency, server CPU -> msgs/s per core used.
-#         gort $BUILD_DIR/examples/echo_server, Go (bench/peers/gonet -mode echo), C epoll_echo.
+#         gort $BUILD_DIR/examples/echo_server, Go (bench/peers/gonet -mode echo), C epoll_echo,
+#         and C epoll_echo --procs PROCS ("c-n": PROCS independent loops with SO_REUSEPORT, what
+#         PROCS cores can do here without sharing anything; C_N=0 leaves it out).
 #   http  wrk -t2 -cN --latency GET /: req/s and latency percentiles.
-#         gort examples/http_server, Go net/http, C epoll_http, nginx (2 workers).
+#         gort examples/http_server, Go net/http, C epoll_http (1 and PROCS processes), nginx
+#         (2 workers).
 #   kv    redis-benchmark -t ping,set,get -c 50 -q --csv, plain and pipelined (-P 16).
 #         gort examples/kv_server, redis-server (save "", appendonly no).
 # gort servers take --addr HOST:PORT, GORT_PROCS, GORT_POLLER=epoll|io_uring and
@@ -65,6 +68,7 @@ CLIENT_CPUS="${CLIENT_CPUS:-}"
 INSTALL="${INSTALL:-1}"
 GORT_SERVERS="${GORT_SERVERS:-gort-epoll gort-io_uring gort-io_uring-ring}"
 SCHEDTRACE="${SCHEDTRACE:-}"
+C_N="${C_N:-1}"
 
 die() { echo "net_compare.sh: $*" >&2; exit 1; }
 note() { echo "net_compare.sh: $*" >&2; }
@@ -251,6 +255,9 @@ server_setup() {
       ;;
     c)
       srv_cmd=("$bin/epoll_$sc" --addr "$HOST:$port")
+      ;;
+    c-n)
+      srv_cmd=("$bin/epoll_$sc" --addr "$HOST:$port" --procs "$PROCS")
       ;;
     nginx)
       if ! have nginx; then srv_na="nginx not installed"; return 1; fi
@@ -464,8 +471,10 @@ run_kv() {  # server pipeline rep
 for s in $GORT_SERVERS; do
   case "$s" in gort-epoll | gort-io_uring | gort-io_uring-ring) ;; *) die "GORT_SERVERS: unknown $s" ;; esac
 done
-echo_servers="$GORT_SERVERS go c"
-http_servers="$GORT_SERVERS go c nginx"
+c_n=""
+[[ "$C_N" == 1 && "$PROCS" -gt 1 ]] && c_n=c-n
+echo_servers="$GORT_SERVERS go c $c_n"
+http_servers="$GORT_SERVERS go c $c_n nginx"
 kv_servers="$GORT_SERVERS redis"
 declare -A skip=()  # server:scenario -> reason; not available at all (binary missing)
 
@@ -537,6 +546,7 @@ cmdline="REPS=$REPS DURATION=$DURATION WARMUP=$WARMUP CONNS=\"$CONNS\" PROCS=$PR
 [[ -n "$CLIENT_CPUS" ]] && cmdline+=" CLIENT_CPUS=$CLIENT_CPUS"
 [[ "$GORT_SERVERS" != "gort-epoll gort-io_uring gort-io_uring-ring" ]] && cmdline+=" GORT_SERVERS=\"$GORT_SERVERS\""
 [[ -n "$SCHEDTRACE" ]] && cmdline+=" SCHEDTRACE=$SCHEDTRACE"
+[[ "$C_N" != 1 ]] && cmdline+=" C_N=$C_N"
 cmdline+=" bench/net_compare.sh $BUILD_DIR"
 
 # ---- report -------------------------------------------------------------------------------------
@@ -562,6 +572,7 @@ LABEL = {
     "gort-io_uring-ring": "gort (io_uring, GORT_URING_READS=ring)",
     "go": "Go 1.19",
     "c": "C epoll loop (1 thread)",
+    "c-n": f"C epoll loop × {e['PROCS']} (processes, SO_REUSEPORT)",
     "nginx": "nginx (2 workers)",
     "redis": "redis-server",
 }
@@ -659,6 +670,32 @@ def verdict(r, ok, key=None):
         return "**failed**" if key in fails and not results.get(key) else "n/a"
     return "pass" if ok else "**miss**"
 
+def per_core_list(sc, c, s, rate_field, dur_field):
+    return [per_core(r, rate_field, "server_cpu_s", dur_field) for r in results.get((sc, c, s), [])]
+
+def med_of(xs):
+    xs = [x for x in xs if not math.isnan(x)]
+    return statistics.median(xs) if xs else None
+
+# Informational rows against the C loop run as PROCS independent processes: what PROCS cores of
+# this machine do per core when nothing is shared. A single-threaded loop's per-core figure is
+# out of reach of any server that uses several cores wherever cores slow each other down (SMT
+# siblings, a VM's vCPUs on shared host cores), and this row shows how far.
+def per_core_rows(o, sc, c, rate_field, dur_field, names):
+    cn = per_core_list(sc, c, "c-n", rate_field, dur_field)
+    if not cn:
+        return
+    c1 = per_core_list(sc, c, "c", rate_field, dur_field)
+    r = ratio(med_of(cn), med_of(c1))
+    o.append(f"| (C loop × {e['PROCS']} per core ÷ C loop per core) | "
+             f"{fmt(r, 2) + '×' if r is not None else '—'} | {paired(cn, c1)} | — | — |")
+    for s in names:
+        sp = per_core_list(sc, c, s, rate_field, dur_field)
+        r = ratio(med_of(sp), med_of(cn))
+        if r is not None:
+            o.append(f"| ({LABEL[s]} per core ÷ C loop × {e['PROCS']} per core) | {fmt(r, 2)}× | "
+                     f"{paired(sp, cn)} | — | — |")
+
 meta = e
 o = []
 o.append(f"# gort network benchmarks beside Go, a C epoll loop, nginx and redis ({e['DATE_S']}, {e['HASH']})\n")
@@ -681,7 +718,8 @@ if e["SERVER_CPUS"] or e["CLIENT_CPUS"]:
     pin = f" Pinned: servers on CPUs {e['SERVER_CPUS'] or 'any'}, clients on {e['CLIENT_CPUS'] or 'any'}."
 o.append(f"Client and servers share this machine, over loopback ({e['NCPU']} CPUs, unpinned unless "
          f"said).{pin} gort runs with GORT_PROCS={e['PROCS']}, Go with GOMAXPROCS={e['PROCS']}; the C "
-         f"loops are single-threaded, nginx has 2 workers, redis-server its default (one thread). "
+         f"loops are single-threaded (\"× {e['PROCS']}\": that many of them, each a process with its own "
+         f"SO_REUSEPORT listener), nginx has 2 workers, redis-server its default (one thread). "
          f"Servers run interleaved, their order rotated by one at each repetition; every run starts "
          f"a fresh server. Runs per server and "
          f"configuration: {reps}. Cells: median (min–max). \"Cores used\" is the server's user+system CPU "
@@ -699,7 +737,7 @@ if "echo" in scenarios:
              f"(closed loop: send, wait for all bytes back, check them, send the next), "
              f"{e['CLIENT_THREADS']} client threads, {e['WARMUP']} s warm-up then {e['DURATION']} s "
              f"measured. Latency: first send to last byte back.\n")
-    servers = [*GORT, "go", "c"]
+    servers = [*GORT, "go", "c", *(["c-n"] if any(k[2] == "c-n" for k in list(results) + list(na)) else [])]
     for c in conns_list:
         o.append(f"### {c} connections\n")
         o.append("| server | msgs/s | p50 µs | p99 µs | cores used | msgs/s per core | failed / stalled conns |")
@@ -753,6 +791,7 @@ if "echo" in scenarios:
         rg = ratio(go_rate, med(("echo", c, "c"), "msgs_per_s"))
         o.append(f"| (Go msgs/s ÷ C loop msgs/s) | {fmt(rg, 2) + '×' if rg is not None else '—'} | "
                  f"{paired([r['msgs_per_s'] for r in go_rs], [r['msgs_per_s'] for r in c_rs])} | — | — |")
+        per_core_rows(o, "echo", c, "msgs_per_s", "duration_s", [*GORT, "go"])
         o.append("")
 
 # ---- http
@@ -761,7 +800,8 @@ if "http" in scenarios:
     o.append(f"`wrk -t{e['WRK_THREADS']} -cN -d{e['DURATION']}s --latency http://HOST:PORT/` after an "
              f"unmeasured {e['WARMUP']} s wrk run on the same server; GET / answers \"Hello, World!\\n\" "
              f"with keep-alive. Cores used: server CPU time over the wrk run's wall time.\n")
-    servers = [*GORT, "go", "c", "nginx"]
+    servers = [*GORT, "go", "c", *(["c-n"] if any(k[2] == "c-n" for k in list(results) + list(na)) else []),
+               "nginx"]
     for c in conns_list:
         o.append(f"### {c} connections\n")
         o.append("| server | requests/s | p50 µs | p99 µs | cores used | req/s per core | socket errors + non-2xx |")
@@ -803,6 +843,7 @@ if "http" in scenarios:
                                 paired(rps["c"], rps["nginx"]))]:
             r = ratio(a, b)
             o.append(f"| ({name}) | {fmt(r, 2) + '×' if r is not None else '—'} | {pr} | — | — |")
+        per_core_rows(o, "http", c, "rps", "wall_s", [*GORT, "go", "nginx"])
         o.append("")
 
 # ---- kv

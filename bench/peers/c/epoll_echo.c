@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
   conns = calloc(max_fds, sizeof *conns);
   if (!conns) die("calloc");
 
-  int lfd = listen_on(addr);
+  int lfd = listen_on_procs(addr);
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) die("epoll_create1");
   struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = lfd};
