@@ -10,6 +10,7 @@
 #include "gort/runtime.hpp"
 #include "netpoll/netpoll.hpp"
 #include "runtime/sched.hpp"
+#include "runtime/trace.hpp"
 
 namespace gort::detail {
 
@@ -29,6 +30,7 @@ void blocking_enter() {
     if (G* list = netpoll::release_ring_ops(m, &n)) inject_glist(list);
   }
   P* p = m->p;
+  trace(p, TraceKind::kRunEnd, m->curg->id, 0, "blocking call");
   m->curg->set_status(GStatus::kRunning, GStatus::kBlocking);
   m->in_blocking = true;
   p->blocktick.store(p->blocktick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -56,6 +58,7 @@ void blocking_exit() {
     m->in_blocking = false;
     g->set_status(GStatus::kBlocking, GStatus::kRunning);
     sched->nmblocking.fetch_sub(1, std::memory_order_seq_cst);
+    trace(p, TraceKind::kRunStart, g->id);
     return;
   }
   // sysmon gave our P to another M. Find another one or give the goroutine up.
@@ -78,6 +81,7 @@ void blocking_exit() {
     m->p = np;
     g->set_status(GStatus::kBlocking, GStatus::kRunning);
     sched->nmblocking.fetch_sub(1, std::memory_order_seq_cst);
+    trace(np, TraceKind::kRunStart, g->id);
     return;
   }
   g->set_status(GStatus::kBlocking, GStatus::kRunnable);

@@ -73,6 +73,9 @@ Config resolve_config(const Config& requested) {
       }
     }
   }
+  if (c.trace_file.empty()) {
+    if (const char* t = std::getenv("GORT_TRACE"); t != nullptr) c.trace_file = t;
+  }
   if (const char* dbg = std::getenv("GORT_DEBUG"); dbg != nullptr && *dbg != '\0') {
     for (absl::string_view item : absl::StrSplit(dbg, ',', absl::SkipEmpty())) {
       std::pair<absl::string_view, absl::string_view> kv =

@@ -1,6 +1,7 @@
 // Goroutine descriptors: allocation, spawning, the entry trampoline's C++ half, and the
 // description used by overflow and crash reports.
 #include "runtime/goroutine.hpp"
+#include "runtime/trace.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -377,6 +378,10 @@ uint64_t spawn_commit(void* handle) {
     sched->created_external.fetch_add(1, std::memory_order_relaxed);
   }
   uint64_t id = g->id;
+  if (trace_enabled.load(std::memory_order_relaxed)) {
+    trace_record(p, TraceKind::kSpawn, id, m != nullptr && m->curg != nullptr ? m->curg->id : 0,
+                 g->function, g->file, g->line);
+  }
   ready_new(g);
   return id;
 }

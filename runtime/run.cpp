@@ -9,6 +9,7 @@
 // Timers still pending are dropped (they never fire; the runtime holds no reference to them
 // afterwards, so their owners may free them; timer_stop then returns false).
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <numeric>
 #include <source_location>
@@ -23,6 +24,7 @@
 #include "runtime/dump.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/hog.hpp"
+#include "runtime/trace.hpp"
 #include "runtime/sched.hpp"
 #include "runtime/sema.hpp"
 #include "runtime/stack.hpp"
@@ -144,6 +146,10 @@ int run_main(std::function<int()> main, const Config& requested) {
   p0->status.store(PStatus::kRunning);
   m0->p = p0;
 
+  if (!cfg.trace_file.empty()) {
+    std::string error;
+    if (!trace_begin(&error)) std::fprintf(stderr, "gort: no trace: %s\n", error.c_str());
+  }
   int result = 0;
   goid_restart();  // the main goroutine is 1 in every run, not only a process's first
   detail::spawn(
@@ -172,6 +178,7 @@ int run_main(std::function<int()> main, const Config& requested) {
   sigquit_restore();
   sysmon_stop();
   set_current_m(nullptr);
+  trace_shutdown(cfg.trace_file);  // every M has stopped: nobody writes events any more
 
   for (G* g = s->runq.drain(); g != nullptr;) {
     G* next = g->sched_next;

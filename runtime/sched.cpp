@@ -52,6 +52,7 @@
 
 #include "gort/runtime.hpp"
 #include "netpoll/netpoll.hpp"
+#include "runtime/trace.hpp"
 #include "runtime/dump.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/spin_lock.hpp"
@@ -245,6 +246,7 @@ G* steal_work(M* m, P* p) {
       if (G* g = victim->runq.steal_into(p->runq, take_next, &n, seen)) {
         count(p->steals);
         count(p->stolen, n);
+        trace(p, TraceKind::kSteal, 0, n, nullptr, nullptr, static_cast<uint32_t>(victim->id));
         return g;
       }
     }
@@ -437,7 +439,10 @@ void idle_park(M* m) {
       }
     }
     if (!timer_role) polled = sleep_m(m, &npolled);
-    if (polled != nullptr) sched->idle_polled.fetch_add(npolled, std::memory_order_relaxed);
+    if (polled != nullptr) {
+      sched->idle_polled.fetch_add(npolled, std::memory_order_relaxed);
+      trace(nullptr, TraceKind::kPoll, 0, npolled, timer_role ? "poller (idle thread)" : "own io_uring (idle thread)");
+    }
     // Woken: sysmon may have slept through the idle time, so the coarse clock is refreshed here.
     const int64_t woke = now_ns();
     sched->coarse_now.store(woke, std::memory_order_relaxed);
@@ -581,6 +586,7 @@ G* find_runnable(M* m, bool* inherit) {
       count(p->polls);
       if (list != nullptr) {
         count(p->polled, n);
+        trace(p, TraceKind::kPoll, 0, n, "netpoll");
         inject_glist(list);
         if (G* g = local_or_global(m, p, inherit)) return g;
       }
@@ -610,6 +616,7 @@ G* find_runnable(M* m, bool* inherit) {
         if (G* g = global_batch(p)) return g;
       }
       count(p->idles);
+      trace(p, TraceKind::kIdle, 0);
       releasep(m);
       pidle_put(p);
     }
@@ -662,12 +669,16 @@ void start_g(G* g, P* p) {
 }
 
 // Marks the start of g's run on p (new time slice unless inherited).
-void begin_run(M* m, P* p, G* g, bool inherit) {
+// Always inlined, like switch_out below: both sit on every switch, and the trace hooks tipped
+// the compiler's size heuristics into calls (callgrind, channel ping-pong at 1 proc, 100 k round
+// trips: 96.0 M instructions before the hooks, 103.6 M with them, 94.7 M with both inlined).
+[[gnu::always_inline]] inline void begin_run(M* m, P* p, G* g, bool inherit) {
   if (!inherit) {
     p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     clear_preempt(p);
   }
   count(p->runs);
+  if (tracing()) trace_run_start(p, g);
   p->running_g.store(g, std::memory_order_release);
   g->avoid_m = nullptr;
   g->set_status(GStatus::kRunnable, GStatus::kRunning);
@@ -695,7 +706,7 @@ void execute(M* m, G* g, bool inherit) {
 // local queue, and only a goroutine that already has its stack. Anything else (the global
 // queue, a first stack, which may page-fault for microseconds) is left to g0, after the unlock.
 // Measured on skynet: holding the lock through those cost ~30% of the run in spinning wakers.
-void switch_out(M* m, G* cur, void (*after)(G*, void*), void* arg, bool exiting,
+[[gnu::always_inline]] inline void switch_out(M* m, G* cur, void (*after)(G*, void*), void* arg, bool exiting,
                 bool holds_lock = false) {
   P* p = m->p;
   G* next = nullptr;
@@ -719,6 +730,7 @@ void switch_out(M* m, G* cur, void (*after)(G*, void*), void* arg, bool exiting,
     }
   }
   if (stack_checks_needed && !stack_canary_ok(cur->stack)) report_canary_overflow(cur);
+  if (tracing()) trace_run_end(p, cur, exiting);
   m->after_switch = AfterSwitch{after, cur, arg};
   if (!exiting) eh_leave(cur->eh, m->eh_globals);
   if (next) {
@@ -814,6 +826,7 @@ void make_runnable(G* g, bool next) {
 
 void ready(G* g, bool next) {
   g->set_status(GStatus::kWaiting, GStatus::kRunnable);
+  if (tracing()) trace_unpark(g);
   make_runnable(g, next);
 }
 
@@ -916,6 +929,7 @@ bool reap_own_ring(M* m) {
   if (P* p = m->p) {
     count(p->ring_reaps);
     count(p->ring_reaped, n);
+    trace(p, TraceKind::kPoll, 0, n, "own io_uring");
   }
   inject_own(list);
   return true;

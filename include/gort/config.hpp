@@ -69,6 +69,9 @@ struct Config {
   // does (Go's behaviour). Only while gort::run runs, and only where SIGQUIT had its default
   // action: a handler of the program's own, or SIG_IGN, is left alone.
   bool sigquit_dump = true;
+  // Records a scheduling trace of the whole run and writes it here when the run ends (Chrome
+  // trace-event JSON; include/gort/trace.hpp). Empty: GORT_TRACE, else no trace.
+  std::string trace_file;
 };
 
 // Options for one goroutine (gort::go(opts, fn)).

@@ -7,4 +7,5 @@
 #include "gort/stats.hpp"
 #include "gort/sync.hpp"
 #include "gort/time.hpp"
+#include "gort/trace.hpp"
 #include "gort/wait_group.hpp"
