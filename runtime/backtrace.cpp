@@ -8,19 +8,7 @@
 namespace gort::rt {
 
 namespace {
-
-// Where gort_ctx_swap leaves the suspended side's frame pointer and resume address, relative to
-// the saved stack pointer (the context's handle). Both backends save them at fixed offsets:
-// asm/ctx_*.S document their frames; Boost.Context's fcontext frames (1.74) put rbp at 0x30 and
-// the return address at 0x38 on x86_64, and fp at 0x90 and the resume pc at 0xa0 on AArch64.
-#if defined(__x86_64__)
-constexpr uintptr_t kSavedFp = 0x30, kSavedPc = 0x38;
-#elif defined(__aarch64__) && defined(GORT_CONTEXT_BOOST)
-constexpr uintptr_t kSavedFp = 0x90, kSavedPc = 0xa0;
-#elif defined(__aarch64__)
-constexpr uintptr_t kSavedFp = 0x50, kSavedPc = 0x58;
-#endif
-
+constexpr uintptr_t kSavedFp = kSavedFpOffset, kSavedPc = kSavedPcOffset;
 }  // namespace
 
 // Reads stack words that the stack's owner may be writing (a parked goroutine resumed meanwhile):

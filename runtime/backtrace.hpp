@@ -16,6 +16,21 @@ struct G;
 
 constexpr int kMaxBacktraceFrames = 32;  // what a report or a dump entry keeps
 
+// Where gort_ctx_swap leaves the suspended side's frame pointer and resume address, relative to
+// the saved stack pointer (the context's handle). Both backends save them at fixed offsets:
+// asm/ctx_*.S document their frames; Boost.Context's fcontext frames (1.74) put rbp at 0x30 and
+// the return address at 0x38 on x86_64, and fp at 0x90 and the resume pc at 0xa0 on AArch64.
+// (The gdb script reads them from the program: runtime/debugger.cpp.)
+#if defined(__x86_64__)
+constexpr uintptr_t kSavedFpOffset = 0x30, kSavedPcOffset = 0x38;
+#elif defined(__aarch64__) && defined(GORT_CONTEXT_BOOST)
+constexpr uintptr_t kSavedFpOffset = 0x90, kSavedPcOffset = 0xa0;
+#elif defined(__aarch64__)
+constexpr uintptr_t kSavedFpOffset = 0x50, kSavedPcOffset = 0x58;
+#else
+constexpr uintptr_t kSavedFpOffset = 0, kSavedPcOffset = 0;  // no frames on other targets
+#endif
+
 // Walks the frame-pointer chain from (pc, fp), accepting only frame records inside [lo, hi)
 // and above `sp`, so a frame-pointer register that holds anything else (code built without
 // frame pointers) ends the walk instead of faulting. out[0] = pc; then return addresses.

@@ -1,7 +1,6 @@
 // Goroutine descriptors: allocation, spawning, the entry trampoline's C++ half, and the
 // description used by overflow and crash reports.
 #include "runtime/goroutine.hpp"
-#include "runtime/trace.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -16,10 +15,12 @@
 #include <sys/mman.h>
 
 #include "gort/runtime.hpp"
+#include "runtime/debugger.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/local_storage.hpp"
 #include "runtime/sched.hpp"
 #include "runtime/spin_lock.hpp"
+#include "runtime/trace.hpp"
 
 namespace gort::rt {
 
@@ -96,6 +97,7 @@ G* new_slab(GlobalFree& gf) {
   slab[1].sched_next = nullptr;
   std::lock_guard<SpinLock> lock(gf.mu);
   gf.slabs.push_back(slab);
+  debugger_note_slabs(gf.slabs.data(), gf.slabs.size(), kSlabSize);
   slab[1].sched_next = gf.list;
   gf.list = &slab[kSlabSize - 1];
   gf.count += kSlabSize - 1;
