@@ -148,13 +148,10 @@ void clear_preempt(P* p) {
 
 // Run queue helpers ------------------------------------------------------------------------------
 
-void runq_put(P* p, G* g, bool next) {
-  if (next) {
-    g = p->runq.push_next(g);
-    if (g == nullptr) return;
-  }
+// The local queue was full: move the older half plus g to the global queue under one lock (Go's
+// runqputslow). Out of line: its batch array would give every runq_put a 1 KiB frame.
+[[gnu::noinline]] void runq_put_overflow(P* p, G* g) {
   while (!p->runq.push(g)) {
-    // Full: move the older half plus g to the global queue under one lock (Go's runqputslow).
     G* batch[RunQueue::kSize / 2 + 1];
     uint32_t n = p->runq.take_half_for_overflow(batch);
     if (n == 0) continue;  // a thief made room
@@ -165,6 +162,14 @@ void runq_put(P* p, G* g, bool next) {
     // are not lost even if no M wakes; callers' wakep() only adds parallelism.
     return;
   }
+}
+
+inline void runq_put(P* p, G* g, bool next) {
+  if (next) {
+    g = p->runq.push_next(g);
+    if (g == nullptr) return;
+  }
+  if (!p->runq.push(g)) [[unlikely]] runq_put_overflow(p, g);
 }
 
 G* global_batch(P* p) {
@@ -200,7 +205,7 @@ G* local_or_global_migrating(M* m, P* p, bool* inherit) {
 }
 
 // Steps 1-3 of the search. `inherit`: the G came from runnext and shares the current slice.
-G* local_or_global(M* m, P* p, bool* inherit) {
+[[gnu::always_inline]] inline G* local_or_global(M* m, P* p, bool* inherit) {
   if (sched->migrate_on_yield && sched->procs > 1) return local_or_global_migrating(m, p, inherit);
   *inherit = false;
   G* g = nullptr;
