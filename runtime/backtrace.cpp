@@ -1,6 +1,10 @@
 // Frame walks and symbolization (backtrace.hpp).
 #include "runtime/backtrace.hpp"
 
+#include <cxxabi.h>
+
+#include <cstdlib>
+
 #include "absl/debugging/symbolize.h"
 #include "absl/strings/str_format.h"
 #include "runtime/goroutine.hpp"
@@ -55,6 +59,20 @@ __attribute__((no_sanitize("address", "thread"))) int suspended_frames(const G* 
 #endif
 }
 
+namespace {
+// abseil's demangler (Debian 12's) leaves names with an ABI tag mangled
+// ("_ZN4gort2rt15dump_goroutinesB5cxx11Ev"); the C++ runtime's demangler reads those. It
+// allocates, which is fine here: describe_frames never runs in a signal handler.
+std::string readable(const char* name) {
+  if (name[0] != '_' || name[1] != 'Z') return name;
+  int status = -1;
+  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string out = status == 0 && d != nullptr ? d : name;
+  std::free(d);
+  return out;
+}
+}  // namespace
+
 std::vector<std::string> describe_frames(const uintptr_t* frames, int n) {
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) {
@@ -63,7 +81,7 @@ std::vector<std::string> describe_frames(const uintptr_t* frames, int n) {
     // one byte back is still inside the call.
     const uintptr_t at = i > 0 ? frames[i] - 1 : frames[i];
     if (absl::Symbolize(reinterpret_cast<void*>(at), name, sizeof name)) {
-      out.push_back(absl::StrFormat("0x%x %s", frames[i], name));
+      out.push_back(absl::StrFormat("0x%x %s", frames[i], readable(name)));
     } else if (i == 0) {
       out.push_back(absl::StrFormat("0x%x ?", frames[i]));
     } else {

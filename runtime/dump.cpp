@@ -15,6 +15,8 @@
 #include "runtime/backtrace.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/goroutine.hpp"
+#include "runtime/hog.hpp"
+#include "runtime/machine.hpp"
 #include "runtime/sched.hpp"
 
 namespace gort::rt {
@@ -28,6 +30,8 @@ struct Entry {
   int64_t since = 0;
   std::string created_at;
   int processor = -1;  // running: where
+  const G* g = nullptr;
+  long syscall_nr = -1;  // running, asleep in this system call (outside gort::blocking)
   int nframes = 0;
   uintptr_t frames[kMaxBacktraceFrames];
 };
@@ -67,6 +71,15 @@ void on_sigquit(int) {
   if (sched != nullptr) sched->sysmon_parker.unpark();  // an atomic exchange and a futex wake
 }
 
+// The caller's own frames, from its caller on (the caller is running: nobody saved them).
+__attribute__((noinline)) int own_frames(const G* g, uintptr_t* out, int max) {
+  const auto* record = static_cast<const uintptr_t*>(__builtin_frame_address(0));
+  const auto pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+  return walk_frames(pc, reinterpret_cast<uintptr_t>(record), record[0],
+                     reinterpret_cast<uintptr_t>(g->stack.lo),
+                     reinterpret_cast<uintptr_t>(g->stack.hi), out, max);
+}
+
 }  // namespace
 
 std::string dump_goroutines() {
@@ -92,9 +105,22 @@ std::string dump_goroutines() {
       for (const auto& [rg, id] : running) {
         if (rg == g) e.processor = id;
       }
+      e.g = g;
     }
     entries.push_back(std::move(e));
   });
+  // Running goroutines: the caller walks its own stack; any other is sampled on its thread,
+  // as the hog detector samples one (a signal, or /proc for a thread asleep in the kernel).
+  const G* self = current_g();
+  for (Entry& e : entries) {
+    if (e.status != GStatus::kRunning) continue;
+    if (e.g == self && self != nullptr) {
+      e.nframes = own_frames(self, e.frames, kMaxBacktraceFrames);
+    } else if (e.processor >= 0) {
+      e.nframes = running_frames(sched->allp[static_cast<size_t>(e.processor)], e.g, e.frames,
+                                 kMaxBacktraceFrames, &e.syscall_nr);
+    }
+  }
   std::sort(entries.begin(), entries.end(),
             [](const Entry& a, const Entry& b) { return a.id < b.id; });
   std::string out = absl::StrFormat("gort: %d goroutines\n", entries.size());
@@ -102,6 +128,10 @@ std::string dump_goroutines() {
     std::string state = state_name(e);
     if (e.status == GStatus::kRunning && e.processor >= 0) {
       absl::StrAppendFormat(&state, " on processor %d", e.processor);
+      if (e.syscall_nr >= 0) {
+        absl::StrAppendFormat(&state, ", asleep in system call %d outside gort::blocking",
+                              e.syscall_nr);
+      }
     }
     if (e.status == GStatus::kWaiting && e.since > 0 && now > e.since) {
       const int64_t ms = (now - e.since) / 1'000'000;

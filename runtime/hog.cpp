@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -142,17 +143,18 @@ bool thread_syscall(int32_t tid, long* nr, uintptr_t* pc) {
   return true;
 }
 
-// Asks the P's thread for its frames. Waits at most 100 ms for the handler: a thread can have
-// SIGURG blocked, or a sanitizer may hold signals back until its next intercepted call (then
-// the report goes without frames). False: the thread was not in that goroutine's run (its M
-// was on its own stack, in the scheduler), so there is nothing to report.
-bool sample(P* p, int32_t tid, uint64_t runs, HogReport* r) {
+// One requester at a time per mailbox: sysmon's reports and goroutine dumps (which may run on
+// any thread) share the Ps' mailboxes.
+std::mutex g_sample_mu;
+
+// Under g_sample_mu. Returns the answer's state (kTaken, kRefused) or kIdle when none came.
+uint32_t ask_for_frames(P* p, int32_t tid, uint64_t runs, uintptr_t* out, int max, int* n) {
   HogSample& s = p->hog_sample;
   s.want_runs = runs;
   s.state.store(HogSample::kWanted, std::memory_order_release);
   if (syscall(SYS_tgkill, getpid(), tid, SIGURG) != 0) {
     s.state.store(HogSample::kIdle, std::memory_order_relaxed);
-    return true;
+    return HogSample::kIdle;
   }
   constexpr int64_t kPatienceNs = 100'000'000;
   const int64_t give_up = now_ns() + kPatienceNs;
@@ -160,17 +162,34 @@ bool sample(P* p, int32_t tid, uint64_t runs, HogReport* r) {
   while (st == HogSample::kWanted || st == HogSample::kTaking) {
     if (st == HogSample::kWanted && now_ns() >= give_up &&
         s.state.compare_exchange_strong(st, HogSample::kIdle, std::memory_order_acq_rel)) {
-      return true;  // the handler, if it runs later, finds nothing asked and passes it on
+      return HogSample::kIdle;  // the handler, if it runs later, finds nothing asked
     }
     timespec ts{0, 50'000};
     nanosleep(&ts, nullptr);
     st = s.state.load(std::memory_order_acquire);
   }
   if (st == HogSample::kTaken) {
-    r->backtrace = describe_frames(s.frames, s.nframes);
+    *n = std::min(s.nframes, max);
+    std::copy(s.frames, s.frames + *n, out);
   }
   s.state.store(HogSample::kIdle, std::memory_order_relaxed);
-  return st == HogSample::kTaken;
+  return st;
+}
+
+// Asks the P's thread for its frames. Waits at most 100 ms for the handler: a thread can have
+// SIGURG blocked, or a sanitizer may hold signals back until its next intercepted call (then
+// the report goes without frames). False: the thread was not in that goroutine's run (its M
+// was on its own stack, in the scheduler), so there is nothing to report.
+bool sample(P* p, int32_t tid, uint64_t runs, HogReport* r) {
+  uintptr_t frames[kMaxBacktraceFrames];
+  int n = 0;
+  uint32_t st;
+  {
+    std::lock_guard<std::mutex> lock(g_sample_mu);
+    st = ask_for_frames(p, tid, runs, frames, kMaxBacktraceFrames, &n);
+  }
+  if (st == HogSample::kTaken) r->backtrace = describe_frames(frames, n);
+  return st != HogSample::kRefused;
 }
 
 void report(P* p, uint64_t runs, int64_t ran_ns) {
@@ -218,6 +237,28 @@ void report(P* p, uint64_t runs, int64_t ran_ns) {
 }
 
 }  // namespace
+
+int running_frames(P* p, const G* g, uintptr_t* out, int max, long* syscall_nr) {
+  *syscall_nr = -1;
+  // The run first, then the goroutine: if g is still the one running after `runs` was read,
+  // that value is g's run, and the handler refuses any later one.
+  const uint64_t runs = p->runs.load(std::memory_order_acquire);
+  if (p->running_g.load(std::memory_order_acquire) != g) return 0;
+  const int32_t tid = p->m_tid.load(std::memory_order_relaxed);
+  if (tid <= 0 || max <= 0) return 0;
+  const char state = thread_state(tid);
+  if (state == 'S' || state == 'D') {
+    uintptr_t pc = 0;
+    if (!thread_syscall(tid, syscall_nr, &pc)) return 0;
+    out[0] = pc;
+    return 1;
+  }
+  hog_install();
+  int n = 0;
+  std::lock_guard<std::mutex> lock(g_sample_mu);
+  ask_for_frames(p, tid, runs, out, max, &n);
+  return n;
+}
 
 void hog_install() {
   static std::once_flag once;

@@ -23,6 +23,7 @@
 namespace gort::rt {
 
 struct P;
+struct G;
 
 struct HogSample {
   static constexpr uint32_t kIdle = 0, kWanted = 1, kTaking = 2, kTaken = 3, kRefused = 4;
@@ -34,6 +35,12 @@ struct HogSample {
 
 // Installs the SIGURG handler (once per process; it passes signals that are not its own on).
 void hog_install();
+
+// The frames of goroutine g, running on p, for the goroutine dump: sampled as a hog would be (a
+// thread asleep in a system call is read from /proc, and *syscall_nr says which call; else -1).
+// Installs the handler if needed. 0 frames: g was not running there any more, or its thread
+// did not answer within 100 ms. Requests are serialized with sysmon's.
+int running_frames(P* p, const G* g, uintptr_t* out, int max, long* syscall_nr);
 // One sysmon round: looks at every P and reports the episodes that passed the threshold.
 void hog_watch(int64_t now_ns, int64_t threshold_ns);
 
