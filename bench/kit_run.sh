@@ -14,11 +14,11 @@
 # CORE_REPS=3 CORE_PROCS="1 2 4 8 16" (capped at nproc)
 # CORE_WORKLOADS="skynet_chan fib mpmc mutex pingpong ring select4"
 # net.log keeps every run's output, with gort's schedtrace lines (one a second: the scheduler's
-# counters, the only view of where its CPU goes on a machine without perf).
+# counters, the only view of where its CPU goes on a machine without perf); sched.md turns them
+# into counters per message (bench/sched_counters.py).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/.." && pwd)"
 die() { echo "kit_run.sh: $*" >&2; exit 1; }
 [[ $# -eq 2 ]] || die "usage: bench/kit_run.sh KIT_DIR RESULTS_DIR"
 kit_src="$1"
@@ -110,4 +110,7 @@ for phase in $PHASES; do
     *) die "unknown phase '$phase'" ;;
   esac
 done
+if [[ -s "$res/net.log" ]]; then
+  python3 "$here/sched_counters.py" "$res/net.log" "$res/sched.md" || true
+fi
 echo "kit_run.sh: done ($(date -u +%T))" >&2
