@@ -380,7 +380,7 @@ uint64_t spawn_commit(void* handle) {
     sched->created_external.fetch_add(1, std::memory_order_relaxed);
   }
   uint64_t id = g->id;
-  if (trace_enabled.load(std::memory_order_relaxed)) {
+  if (tracing()) {
     trace_record(p, TraceKind::kSpawn, id, m != nullptr && m->curg != nullptr ? m->curg->id : 0,
                  g->function, g->file, g->line);
   }

@@ -52,12 +52,12 @@
 
 #include "gort/runtime.hpp"
 #include "netpoll/netpoll.hpp"
-#include "runtime/trace.hpp"
 #include "runtime/dump.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/spin_lock.hpp"
 #include "runtime/stack.hpp"
 #include "runtime/timer.hpp"
+#include "runtime/trace.hpp"
 
 namespace gort::detail {
 std::atomic<uint32_t> preempt_pending{0};
@@ -446,7 +446,8 @@ void idle_park(M* m) {
     if (!timer_role) polled = sleep_m(m, &npolled);
     if (polled != nullptr) {
       sched->idle_polled.fetch_add(npolled, std::memory_order_relaxed);
-      trace(nullptr, TraceKind::kPoll, 0, npolled, timer_role ? "poller (idle thread)" : "own io_uring (idle thread)");
+      trace(nullptr, TraceKind::kPoll, 0, npolled,
+            timer_role ? "poller (idle thread)" : "own io_uring (idle thread)");
     }
     // Woken: sysmon may have slept through the idle time, so the coarse clock is refreshed here.
     const int64_t woke = now_ns();
@@ -711,8 +712,8 @@ void execute(M* m, G* g, bool inherit) {
 // local queue, and only a goroutine that already has its stack. Anything else (the global
 // queue, a first stack, which may page-fault for microseconds) is left to g0, after the unlock.
 // Measured on skynet: holding the lock through those cost ~30% of the run in spinning wakers.
-[[gnu::always_inline]] inline void switch_out(M* m, G* cur, void (*after)(G*, void*), void* arg, bool exiting,
-                bool holds_lock = false) {
+[[gnu::always_inline]] inline void switch_out(M* m, G* cur, void (*after)(G*, void*), void* arg,
+                                              bool exiting, bool holds_lock = false) {
   P* p = m->p;
   G* next = nullptr;
   bool inherit = false;

@@ -127,7 +127,8 @@ bool write_json(FILE* f, const std::vector<Drained>& bufs, int64_t start_ns, int
                         "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"procs\":%d,"
                         "\"dropped_events\":%d,\"duration_us\":%.3f},\"traceEvents\":[\n",
                         procs, dropped, us(stop_ns));
-  absl::StrAppend(&out, "{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\"gort\"}}");
+  absl::StrAppend(&out,
+                  "{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\"gort\"}}");
   for (int i = 0; i <= procs; ++i) {
     absl::StrAppendFormat(&out,
                           ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_name\","
@@ -173,8 +174,9 @@ bool write_json(FILE* f, const std::vector<Drained>& bufs, int64_t start_ns, int
             break;
           case TraceKind::kSpawn:
             instant(e, absl::StrFormat("spawn G%d", e.g),
-                    absl::StrFormat("\"goroutine\":%d,\"by\":%d,\"site\":\"%s:%d\",\"function\":\"%s\"",
-                                    e.g, e.arg, json_escape(e.text2), e.num, json_escape(e.text)));
+                    absl::StrFormat(
+                        "\"goroutine\":%d,\"by\":%d,\"site\":\"%s:%d\",\"function\":\"%s\"", e.g,
+                        e.arg, json_escape(e.text2), e.num, json_escape(e.text)));
             break;
           case TraceKind::kUnpark:
             instant(e, absl::StrFormat("wake G%d", e.g),
@@ -185,8 +187,8 @@ bool write_json(FILE* f, const std::vector<Drained>& bufs, int64_t start_ns, int
                     absl::StrFormat("\"from\":\"P%d\",\"goroutines\":%d", e.num, e.arg));
             break;
           case TraceKind::kPoll:
-            instant(e, "poll",
-                    absl::StrFormat("\"source\":\"%s\",\"readied\":%d", json_escape(e.text), e.arg));
+            instant(e, "poll", absl::StrFormat("\"source\":\"%s\",\"readied\":%d",
+                                               json_escape(e.text), e.arg));
             break;
           case TraceKind::kIdle:
             instant(e, "idle", "");
