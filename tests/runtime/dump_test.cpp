@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "gort/gort.hpp"
+#include "tests/support/spin.hpp"
 
 namespace {
 
@@ -28,12 +29,7 @@ __attribute__((noinline)) void WaitOnMutex(gort::Mutex& mu) {
   asm volatile("");
 }
 
-// A loop that makes no runtime call: the goroutine stays running on its thread.
-__attribute__((noinline)) void SpinInDumpTest(const std::atomic<bool>& stop) {
-  while (!stop.load(std::memory_order_relaxed)) {
-  }
-  asm volatile("");
-}
+using gort::test::SpinUntil;  // makes no runtime call: the goroutine stays running
 
 __attribute__((noinline)) std::string DumpFromHere() {
   std::string d = gort::goroutine_dump();
@@ -103,7 +99,7 @@ TEST(Dump, ShowsTheFramesOfRunningGoroutines) {
     gort::go([&] {
       spinner_id = gort::goroutine_id();
       started = true;
-      SpinInDumpTest(stop);
+      SpinUntil(stop);
       wg.done();
     });
     while (!started) gort::sleep_for(1ms);
@@ -121,7 +117,7 @@ TEST(Dump, ShowsTheFramesOfRunningGoroutines) {
   // pointer: the sample is that one frame.
   EXPECT_NE(s.find("  #0 0x"), std::string::npos) << s;
 #else
-  EXPECT_NE(s.find("SpinInDumpTest"), std::string::npos) << s;
+  EXPECT_NE(s.find("SpinUntil"), std::string::npos) << s;
 #endif
   const std::string c = block_of(dump, caller_id);
   EXPECT_NE(c.find("DumpFromHere"), std::string::npos) << c;

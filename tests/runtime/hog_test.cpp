@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "gort/gort.hpp"
+#include "tests/support/spin.hpp"
 
 namespace {
 
@@ -54,11 +55,7 @@ struct Collector {
   }
 };
 
-// A loop that calls nothing, so the runtime never gets a word in.
-__attribute__((noinline)) void SpinUntil(const std::atomic<bool>& stop) {
-  while (!stop.load(std::memory_order_relaxed)) {
-  }
-}
+using gort::test::SpinUntil;  // a loop that calls nothing: the runtime never gets a word in
 
 // Runs one goroutine spinning in SpinUntil until the runtime reported a hog (at most 20 s);
 // returns stats().hog_reports.
