@@ -9,7 +9,9 @@
 // either drained with the rest or dropped, never written into a drained chunk.
 //
 // The buffers live until the runtime ends (trace_shutdown), never freed while an M could still
-// be on its way into one.
+// be on its way into one. A hook that fills its chunk allocates the next one (196 KiB) right
+// there, perhaps under a wait-queue lock that a park holds: tracing is for looking, and costs
+// that pause once per 4,096 events.
 #pragma once
 
 #include <atomic>
