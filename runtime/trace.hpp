@@ -54,18 +54,16 @@ inline bool tracing() {
 // The hook: nothing but a relaxed load while no trace is being recorded.
 inline void trace(P* p, TraceKind kind, uint64_t g, uint64_t arg = 0, const char* text = nullptr,
                   const char* text2 = nullptr, uint32_t num = 0) {
-  if (__builtin_expect(trace_enabled.load(std::memory_order_relaxed), 0)) {
-    trace_record(p, kind, g, arg, text, text2, num);
-  }
+  if (tracing()) trace_record(p, kind, g, arg, text, text2, num);
 }
-
 
 // Run boundaries: start of run (Config::trace_file) and its end, after every M has stopped,
 // which writes the Config::trace_file trace and frees the buffers.
 bool trace_begin(std::string* error);
+void trace_shutdown(const std::string& config_path);
+
 // Tests: the memory a trace may take (rounded down to whole chunks of 4,096 events, at least
 // one); 0 restores the default of 64 MiB.
 void trace_set_max_bytes(size_t bytes);
-void trace_shutdown(const std::string& config_path);
 
 }  // namespace gort::rt
