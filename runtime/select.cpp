@@ -91,7 +91,12 @@ size_t select_impl(SelectCase* cases, size_t n, bool has_default, int64_t deadli
     order.push_back(i);
     locks.push_back(cases[i].chan);
   }
-  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[select_rand() % i]);
+  // A multiply-shift maps the 32-bit draw onto [0, i): a 64-bit division cost ~7% of select4's
+  // samples at 2 procs. The bias, i / 2^32, is far below anything a select could show.
+  for (size_t i = order.size(); i > 1; --i) {
+    const auto j = static_cast<size_t>((uint64_t{select_rand()} * i) >> 32);
+    std::swap(order[i - 1], order[j]);
+  }
   std::sort(locks.begin(), locks.end());
   locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
 
