@@ -46,6 +46,9 @@ struct alignas(64) P {
 
   TimerHeap timers;           // timers armed on this P (timer.hpp); run by anyone
   StackCache stacks;          // owner-only
+  // Owner-only: readies into runnext that still wake a thread (make_runnable), because a
+  // goroutine put there was displaced by another before this P ran it: its readier did not block.
+  uint32_t eager_wakes = 0;
   G* free_gs = nullptr;       // owner-only descriptor free list
   uint32_t free_gs_count = 0;
   uint64_t next_id = 0, end_id = 0;  // goroutine id batch (Go's goidcache)
@@ -66,6 +69,8 @@ struct alignas(64) P {
   uint64_t sysmon_blocktick = 0;
   int64_t sysmon_block_when = 0;
   uint32_t sysmon_runq_tail = 0;  // the run queue's tail at the previous round
+  G* sysmon_next = nullptr;       // runnext at the previous round (compared, never dereferenced)
+  uint64_t sysmon_next_runs = 0;  // `runs` at the previous round
   uint64_t hog_runs = 0;          // `runs` at the previous round
   int64_t hog_since = 0;          // when `runs` last changed (0: not running then)
   uint64_t hog_reported = ~uint64_t{0};  // the run already reported (once per episode)

@@ -130,6 +130,11 @@ class RunQueue {
   // earlier tail that is still at or above the head now has been queued all along).
   uint32_t head_index() const { return head_.load(std::memory_order_acquire); }
   uint32_t tail_index() const { return tail_.load(std::memory_order_acquire); }
+  // Owner: nothing in the ring (runnext aside). Thieves only move head forward, so a true
+  // answer stays true until the owner pushes.
+  bool ring_empty() const {
+    return tail_.load(std::memory_order_relaxed) == head_.load(std::memory_order_acquire);
+  }
   // Any thread: the goroutine in runnext now (a hint; see steal_work).
   G* peek_next() const { return runnext_.load(std::memory_order_acquire); }
   uint32_t size() const {

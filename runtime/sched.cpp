@@ -239,6 +239,8 @@ G* steal_work(M* m, P* p) {
         // each other keep replacing it: stealing then would only split the pair across CPUs.
         // Reading the victim's runnext line in a tight loop would slow its owner's every
         // push and pop (the line bounces between the CPUs): look only every 32 pauses.
+        static const long xs = getenv("XSLEEP") ? atol(getenv("XSLEEP")) : 0;
+        if (xs > 0) { struct timespec ts{0, xs}; nanosleep(&ts, nullptr); if (victim->runq.peek_next() != seen) take_next = false; } else
         for (int s = 1; s <= 200; ++s) {
           cpu_relax();
           if (s % 32 == 0 && victim->runq.peek_next() != seen) {
@@ -775,6 +777,10 @@ void after_exit(G* g, void*) {
   g->ctx.destroy();
   g->set_status(GStatus::kDead, GStatus::kIdle);
   g_free(g);
+  // Counted only now, off its stack and after its last trace event: a goroutine that saw
+  // num_goroutines() fall saw finished exits (a test then stops the trace and finds them all).
+  if (P* p = owned_p(m)) count(p->exited);
+  else sched->exited_external.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -817,10 +823,39 @@ void wakep_global() {
 
 namespace {
 // Queues a runnable g where the caller may: its own P (runnext or tail) or the global queue.
-void make_runnable(G* g, bool next) {
+//
+// `lazy`: a goroutine readied into an empty runnext with nothing else queued wakes nobody while
+// sysmon watches the runnext slots (Tokio's rule for its LIFO slot). The readier nearly always
+// blocks next (a channel or mutex hand-off), and its P then runs g at once; waking an M for it
+// only had that M spin over this P's queue and park again. Channel ping-pong at 2 procs:
+// 147 -> 92 ns per round trip (the 1-proc figure), the second thread's wake-ups and its reads of
+// this P's lines were the whole difference. If the readier keeps running instead, sysmon sees g
+// still there a round later and starts a thief (wake_for_waiting_work): g waits about two sysmon
+// rounds (2 * kRunnextWatchNs) rather than Go's ~55 us spinner grace. A displaced runnext shows a
+// readier that does not block; its P then wakes eagerly for a while (P::eager_wakes). The
+// measurements are in ARCHITECTURE.md ("Lazy wake for runnext").
+constexpr uint32_t kEagerWakesAfterDisplacement = 64;
+void make_runnable(G* g, bool next, bool lazy) {
   M* m = current_m();
   if (P* p = owned_p(m)) {
-    runq_put(p, g, next);
+    if (next) {
+      G* displaced = p->runq.push_next(g);
+      if (displaced == nullptr) {
+        if (p->eager_wakes > 0) {
+          --p->eager_wakes;
+        } else if (lazy && p->runq.ring_empty() &&
+                   sched->runnext_watched.load(std::memory_order_relaxed)) {
+          return;
+        }
+        wakep();
+        return;
+      }
+      // Readying on without blocking (a consumer taking from one waiting producer after
+      // another): here another thread should help at once, as in Go.
+      p->eager_wakes = kEagerWakesAfterDisplacement;
+      g = displaced;
+    }
+    if (!p->runq.push(g)) [[unlikely]] runq_put_overflow(p, g);
     wakep();
   } else {
     if (m == nullptr && !on_sysmon_thread()) note_foreign_thread();
@@ -833,12 +868,13 @@ void make_runnable(G* g, bool next) {
 void ready(G* g, bool next) {
   g->set_status(GStatus::kWaiting, GStatus::kRunnable);
   if (tracing()) trace_unpark(g);
-  make_runnable(g, next);
+  make_runnable(g, next, /*lazy=*/true);
 }
 
 void ready_new(G* g) {
+  // A new goroutine wakes a thread as usual: its spawner usually goes on running.
   g->set_status(GStatus::kIdle, GStatus::kRunnable);
-  make_runnable(g, true);
+  make_runnable(g, true, /*lazy=*/false);
 }
 
 void park(void (*unlock)(G*, void*), void* arg) {
@@ -993,8 +1029,6 @@ void exit_current(G* g) {
     m->locked_g = nullptr;
   }
   g->set_status(GStatus::kRunning, GStatus::kDead);
-  if (P* p = owned_p(m)) count(p->exited);
-  else sched->exited_external.fetch_add(1, std::memory_order_relaxed);
   switch_out(m, g, after_exit, nullptr, true);
   fatal("a finished goroutine was resumed");
 }

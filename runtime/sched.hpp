@@ -61,6 +61,10 @@ struct Sched {
   // sysmon
   Parker sysmon_parker;
   std::atomic<bool> sysmon_sleeping{false};
+  // sysmon is watching run queues' runnext slots every kRunnextWatchNs (sysmon.cpp): a goroutine
+  // readied into an empty runnext then wakes nobody (make_runnable), since sysmon starts a thief
+  // for it if its P does not get to it within about two rounds. A hint: relaxed.
+  std::atomic<bool> runnext_watched{false};
   std::thread sysmon_thread;
 };
 

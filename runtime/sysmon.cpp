@@ -43,6 +43,12 @@ constexpr int64_t kDeepSleepAfterNs = 20'000'000;  // every P idle this long: sy
 // While goroutines are queued and a P idles with nobody spinning, sysmon looks at least this
 // often, so work queued without a wake-up waits at most about two of these for another thread.
 constexpr int64_t kWaitingWorkCheckNs = 1'000'000;
+// While some P's runnext was seen holding a goroutine within the last kRunnextWatchRounds
+// rounds, sysmon looks this often and readying into an empty runnext wakes nobody
+// (Sched::runnext_watched, make_runnable in sched.cpp). 20 k rounds/s only while goroutines hand
+// work to each other; the thread wake-ups they save were one per few round trips.
+constexpr int64_t kRunnextWatchNs = 50'000;
+constexpr int kRunnextWatchRounds = 50;
 
 bool retake(int64_t now) {
   bool acted = false;
@@ -97,16 +103,29 @@ bool retake(int64_t now) {
 // that was queued at the previous round and is still queued now (it sat below that round's tail
 // and the head has not passed it: the counters are free-running, so no cost on the scheduling
 // path), or a global queue seen non-empty twice in a row, while a P idles and no M spins, gets
-// a spinning M started, which steals half. Returns whether anything is queued anywhere (the
-// caller then keeps its rounds short enough for this check to matter).
-bool wake_for_waiting_work(bool* global_was_queued) {
+// a spinning M started, which steals half. The same for a goroutine readied into runnext without
+// a wake-up (make_runnable): still there, and its P has run nothing since the previous round
+// (`runs` unchanged, so not the same G readied again), the readier kept running; the thief's
+// last steal pass takes runnext. Returns whether anything is queued anywhere (the caller then
+// keeps its rounds short enough for this check to matter); *runnext_seen: some runnext held a
+// goroutine.
+bool wake_for_waiting_work(bool* global_was_queued, bool* runnext_seen) {
   bool waited = false;
   bool queued = false;
+  *runnext_seen = false;
   for (P* p : sched->allp) {
     const uint32_t head = p->runq.head_index();
     if (static_cast<int32_t>(p->sysmon_runq_tail - head) > 0) waited = true;
     p->sysmon_runq_tail = p->runq.tail_index();
     if (p->sysmon_runq_tail != head) queued = true;
+    G* next = p->runq.peek_next();
+    const uint64_t runs = p->runs.load(std::memory_order_relaxed);
+    if (next != nullptr) {
+      *runnext_seen = true;
+      if (next == p->sysmon_next && runs == p->sysmon_next_runs) waited = true;
+    }
+    p->sysmon_next = next;
+    p->sysmon_next_runs = runs;
   }
   const bool global_queued = !sched->runq.empty();
   if (global_queued && *global_was_queued) waited = true;
@@ -165,6 +184,7 @@ void sysmon_main() {
   int64_t idle_since = 0;  // when every P was first seen idle in a row of rounds (0: not now)
   bool global_was_queued = false;
   bool work_queued = false;  // something was queued at the last round while a P idled
+  int runnext_watch_left = 0;  // rounds until the runnext watch ends (kRunnextWatchRounds)
   while (!sched->shutdown.load(std::memory_order_acquire)) {
     sigquit_poll();
     const bool all_idle = sched->npidle.load() == sched->procs && sched->nmblocking.load() == 0;
@@ -181,6 +201,8 @@ void sysmon_main() {
       // Everything idle: deep sleep. Publish that we sleep, then re-check (pairs with the
       // seq_cst npidle/nmblocking updates followed by a sysmon_sleeping load in startm and
       // blocking_enter): either they see us asleep and wake us, or we see their change.
+      runnext_watch_left = 0;  // every P idle: no runnext to watch
+      sched->runnext_watched.store(false, std::memory_order_relaxed);
       sched->sysmon_sleeping.store(true, std::memory_order_seq_cst);
       if (sched->npidle.load(std::memory_order_seq_cst) == sched->procs &&
           sched->nmblocking.load(std::memory_order_seq_cst) == 0 &&
@@ -202,13 +224,31 @@ void sysmon_main() {
     }
     if (idle_rounds > 50) delay_ns = std::min<int64_t>(delay_ns * 2, 10'000'000);
     else delay_ns = 20'000;
-    sched->sysmon_parker.park_for(work_queued ? std::min(delay_ns, kWaitingWorkCheckNs) : delay_ns);
+    int64_t sleep_ns = work_queued ? std::min(delay_ns, kWaitingWorkCheckNs) : delay_ns;
+    // One short round more after the watch ends: a readier that still saw it on is looked after.
+    if (runnext_watch_left > 0 || sched->runnext_watched.load(std::memory_order_relaxed)) {
+      sleep_ns = std::min(sleep_ns, kRunnextWatchNs);
+    }
+    sched->sysmon_parker.park_for(sleep_ns);
     int64_t now = now_ns();
     sched->coarse_now.store(now, std::memory_order_relaxed);
     idle_rounds = retake(now) ? 0 : idle_rounds + 1;
     // Not counted as acting (no short rounds for it): kWaitingWorkCheckNs bounds the wait.
-    work_queued = wake_for_waiting_work(&global_was_queued) &&
+    bool runnext_seen = false;
+    work_queued = wake_for_waiting_work(&global_was_queued, &runnext_seen) &&
                   sched->npidle.load(std::memory_order_relaxed) > 0;
+    // Watching pays only while a P idles or its thread spins for work (woken, likely, for a
+    // runnext goroutine): with every P running goroutines a wake-up finds no P to start, and
+    // the rounds would only take CPU from them.
+    if (runnext_seen && (sched->npidle.load(std::memory_order_relaxed) > 0 ||
+                         sched->nmspinning.load(std::memory_order_relaxed) > 0)) {
+      runnext_watch_left = kRunnextWatchRounds;
+    } else if (runnext_watch_left > 0) {
+      --runnext_watch_left;
+    }
+    if ((runnext_watch_left > 0) != sched->runnext_watched.load(std::memory_order_relaxed)) {
+      sched->runnext_watched.store(runnext_watch_left > 0, std::memory_order_relaxed);
+    }
     if (earliest_timer() <= now - kTimerGraceNs) run_all_timers(now);
     // Fds nobody polled for 10 ms (every P busy, no M blocked in the poller): poll here;
     // what is ready goes to the global queue (Go's sysmon does the same).

@@ -63,6 +63,54 @@ TEST(Sched, WorkQueuedWithoutAWakeUpReachesAnIdleProcessor) {
   }, c);
 }
 
+// A goroutine readied into runnext wakes nobody while sysmon watches the runnext slots
+// (make_runnable's lazy wake-up): its readier usually blocks next and runs it itself, as in the
+// ping-pong that turns the watch on here. When the readier computes on instead, without one
+// preemption point, sysmon must start a thread that takes the goroutine from runnext.
+// Retried a few times: a thread still spinning from earlier may take it first, which proves
+// nothing here.
+TEST(Sched, GoroutineReadiedIntoRunnextReachesAnIdleProcessor) {
+  gort::Config c;
+  c.procs = 2;
+  gort::run([] {
+    int woken_by_sysmon = 0;
+    for (int attempt = 0; attempt < 5 && woken_by_sysmon == 0; ++attempt) {
+      gort::Chan<int> ping, pong;
+      std::atomic<bool> ran{false};
+      gort::WaitGroup wg;
+      wg.add(1);
+      gort::go([&] {
+        while (auto v = ping.recv()) {
+          if (*v < 0) {
+            ran.store(true);
+            break;
+          }
+          pong.send(*v);
+        }
+        wg.done();
+      });
+      // Long enough for sysmon to see a runnext in use (its rounds reach 10 ms when idle).
+      const auto warm_until = std::chrono::steady_clock::now() + 30ms;
+      for (int i = 0; std::chrono::steady_clock::now() < warm_until; ++i) {
+        ping.send(i);
+        ASSERT_EQ(pong.recv(), i);
+      }
+      // A fresh time slice: a runtime call honours a pending preemption request (the round
+      // trips above share one slice), and the hand-off below must not yield to the partner.
+      gort::yield();
+      const uint64_t wakes_before = gort::stats().waiting_work_wakes;
+      ping.send(-1);  // hands the value over: the partner goes to our runnext
+      const auto until = std::chrono::steady_clock::now() + 20s;
+      while (!ran.load() && std::chrono::steady_clock::now() < until) {
+      }
+      ASSERT_TRUE(ran.load()) << "the readied goroutine never ran beside its busy readier";
+      if (gort::stats().waiting_work_wakes > wakes_before) ++woken_by_sysmon;
+      wg.wait();
+    }
+    EXPECT_GT(woken_by_sysmon, 0) << gort::stats().to_string();
+  }, c);
+}
+
 // Completions an M reaps from its own ring (inject_own) while older goroutines wait in the
 // global queue run after those, not ahead of them: reaping every 61st tick into the local
 // queue kept refilling it and starved the global queue. One proc, so the order is exact.

@@ -120,6 +120,8 @@ TEST(Trace, RecordsEachGoroutinesRunsOnItsProcessorsTrackWithoutOverlap) {
       });
     }
     wg.wait();
+    // wg.done() comes before the exit: wait for the exits themselves, whose ends are checked.
+    while (gort::num_goroutines() > 1) gort::sleep_for(std::chrono::milliseconds(1));
     stopped = gort::stop_trace(path, &error);
   }, gort::Config{.procs = 2});
   ASSERT_TRUE(started) << error;
