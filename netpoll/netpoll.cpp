@@ -13,12 +13,13 @@
 #include "netpoll/backends.hpp"
 #include "netpoll/poll_desc.hpp"
 #include "runtime/sched.hpp"
+#include "runtime/lock_rank.hpp"
 
 namespace gort::rt::netpoll {
 
 namespace {
 
-std::mutex init_mu;
+RankedMutex init_mu{LockRank::kNetpollInit};
 std::atomic<Backend*> g_backend{nullptr};  // set once (release), never replaced
 std::atomic<int64_t> g_waiters{0};
 std::atomic<int64_t> g_ring_waiters{0};    // relaxed: only a hint for polling
@@ -40,7 +41,7 @@ const char* poller_name(Poller p) {
 }  // namespace
 
 void init(const Config& config) {
-  std::lock_guard<std::mutex> lock(init_mu);
+  std::lock_guard<RankedMutex> lock(init_mu);
   g_ring_reads.store(config.uring_reads == UringReads::kRing, std::memory_order_relaxed);
   Backend* b = g_backend.load(std::memory_order_acquire);
   if (b != nullptr) {

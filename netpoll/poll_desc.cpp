@@ -29,7 +29,7 @@ constexpr uint32_t kChunkSize = 1u << kChunkBits;
 constexpr uint32_t kMaxChunks = 1u << 14;  // 16 M descriptors
 
 struct Pool {
-  SpinLock mu;
+  SpinLock mu{LockRank::kPollDescPool};
   PollDesc* free = nullptr;
   uint32_t used_chunks = 0;                     // under mu
   std::atomic<PollDesc*> chunks[kMaxChunks] = {};  // published with release, read acquire

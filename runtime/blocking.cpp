@@ -66,7 +66,7 @@ void blocking_exit() {
   m->in_blocking = false;
   P* np = nullptr;
   {
-    std::lock_guard<std::mutex> lock(sched->lock);
+    std::lock_guard<RankedMutex> lock(sched->lock);
     np = sched->pidle;
     if (np) {
       sched->pidle = np->idle_next;

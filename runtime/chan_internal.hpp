@@ -110,7 +110,7 @@ struct WaitQueue {
 namespace gort::detail {
 
 struct ChanCore {
-  gort::rt::SpinLock lock;
+  gort::rt::SpinLock lock{gort::rt::LockRank::kChan};
   std::atomic<int64_t> refs{1};
   const ElementOps* ops = nullptr;
   size_t cap = 0;

@@ -18,6 +18,7 @@
 #include "runtime/hog.hpp"
 #include "runtime/machine.hpp"
 #include "runtime/sched.hpp"
+#include "runtime/lock_rank.hpp"
 
 namespace gort::rt {
 
@@ -84,8 +85,8 @@ __attribute__((noinline)) int own_frames(const G* g, uintptr_t* out, int max) {
 
 std::string dump_goroutines() {
   if (sched == nullptr) return "gort: no runtime is running\n";
-  static std::mutex dump_lock;  // one dump at a time (they share nothing else)
-  std::lock_guard<std::mutex> lock(dump_lock);
+  static RankedMutex dump_lock{LockRank::kDump};  // one dump at a time (they share nothing else)
+  std::lock_guard<RankedMutex> lock(dump_lock);
   const int64_t now = sched->coarse_now.load(std::memory_order_relaxed);
   std::vector<std::pair<const G*, int>> running;
   for (P* p : sched->allp) {

@@ -37,7 +37,7 @@ class GlobalQueue {
   G* drain();
 
  private:
-  SpinLock mu_;  // held for at most a 128-element splice; never across a switch
+  SpinLock mu_{LockRank::kGlobalQueue};  // held for at most a 128-element splice; never across a switch
   G* head_ = nullptr;
   G* tail_ = nullptr;
   std::atomic<uint64_t> size_{0};

@@ -62,7 +62,7 @@ constexpr size_t kSlabSize = kSlabBytes / sizeof(G);
 constexpr uint32_t kLocalFreeMax = 128;  // per-P free list: spill half beyond this (Go: 64/32)
 
 struct GlobalFree {
-  SpinLock mu;
+  SpinLock mu{LockRank::kGlobalFree};
   G* list = nullptr;
   uint64_t count = 0;
   std::vector<G*> slabs;  // append-only

@@ -27,6 +27,7 @@
 #include "runtime/fatal.hpp"
 #include "runtime/machine.hpp"
 #include "runtime/sched.hpp"
+#include "runtime/lock_rank.hpp"
 
 namespace gort {
 
@@ -145,7 +146,7 @@ bool thread_syscall(int32_t tid, long* nr, uintptr_t* pc) {
 
 // One requester at a time per mailbox: sysmon's reports and goroutine dumps (which may run on
 // any thread) share the Ps' mailboxes.
-std::mutex g_sample_mu;
+RankedMutex g_sample_mu{LockRank::kHogSample};
 
 // Under g_sample_mu. Returns the answer's state (kTaken, kRefused) or kIdle when none came.
 uint32_t ask_for_frames(P* p, int32_t tid, uint64_t runs, uintptr_t* out, int max, int* n) {
@@ -185,7 +186,7 @@ bool sample(P* p, int32_t tid, uint64_t runs, HogReport* r) {
   int n = 0;
   uint32_t st;
   {
-    std::lock_guard<std::mutex> lock(g_sample_mu);
+    std::lock_guard<RankedMutex> lock(g_sample_mu);
     st = ask_for_frames(p, tid, runs, frames, kMaxBacktraceFrames, &n);
   }
   if (st == HogSample::kTaken) r->backtrace = describe_frames(frames, n);
@@ -255,7 +256,7 @@ int running_frames(P* p, const G* g, uintptr_t* out, int max, long* syscall_nr) 
   }
   hog_install();
   int n = 0;
-  std::lock_guard<std::mutex> lock(g_sample_mu);
+  std::lock_guard<RankedMutex> lock(g_sample_mu);
   ask_for_frames(p, tid, runs, out, max, &n);
   return n;
 }

@@ -59,7 +59,7 @@ struct alignas(64) M {
   bool io_ring_failed = false;  // the kernel refused one: this M uses the readiness path
   // Cancel requests for operations in this M's ring from other threads (only the owner can
   // submit to it): user_data values, taken by the owner at its next look at the ring.
-  SpinLock ring_mail_lock;
+  SpinLock ring_mail_lock{LockRank::kRingMail};
   std::vector<uint64_t> ring_mail;              // under ring_mail_lock
   std::atomic<bool> ring_mail_pending{false};   // set after a push (seq_cst), before wake_m
 

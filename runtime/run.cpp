@@ -43,7 +43,7 @@ namespace {
 std::atomic<bool> g_running{false};
 
 void begin_shutdown() {
-  std::lock_guard<std::mutex> lock(sched->lock);
+  std::lock_guard<RankedMutex> lock(sched->lock);
   sched->shutdown.store(true, std::memory_order_release);
   for (M* m : sched->allm) wake_m(m);
   sysmon_wake();
@@ -131,7 +131,7 @@ int run_main(std::function<int()> main, const Config& requested) {
   m0->g0.init_for_thread();
   m0->eh_globals = thread_eh_state();
   {
-    std::lock_guard<std::mutex> lock(s->lock);
+    std::lock_guard<RankedMutex> lock(s->lock);
     for (int i = cfg.procs - 1; i >= 1; --i) {
       P* p = s->allp[i];
       p->status.store(PStatus::kIdle);
@@ -168,7 +168,7 @@ int run_main(std::function<int()> main, const Config& requested) {
   std::vector<std::thread> threads;
   for (;;) {
     {
-      std::lock_guard<std::mutex> lock(s->lock);
+      std::lock_guard<RankedMutex> lock(s->lock);
       threads.swap(s->threads);
     }
     if (threads.empty()) break;

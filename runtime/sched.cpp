@@ -285,7 +285,7 @@ void startm(P* p, bool spinning) {
   M* m = nullptr;
   bool fresh = false;
   {
-    std::lock_guard<std::mutex> lock(sched->lock);
+    std::lock_guard<RankedMutex> lock(sched->lock);
     if (sched->shutdown.load(std::memory_order_relaxed)) {
       pidle_put(p);
       if (spinning) sched->nmspinning.fetch_sub(1);
@@ -399,7 +399,7 @@ G* sleep_m(M* m, uint32_t* n) {
 
 void idle_park(M* m) {
   {
-    std::lock_guard<std::mutex> lock(sched->lock);
+    std::lock_guard<RankedMutex> lock(sched->lock);
     if (sched->shutdown.load(std::memory_order_relaxed)) return;
     m->idle_next = sched->midle;
     sched->midle = m;
@@ -460,7 +460,7 @@ void idle_park(M* m) {
     P* p = nullptr;
     bool handed = false;
     {
-      std::lock_guard<std::mutex> lock(sched->lock);
+      std::lock_guard<RankedMutex> lock(sched->lock);
       if (m->nextp != nullptr || sched->shutdown.load(std::memory_order_relaxed)) {
         handed = true;  // startm took us off the idle list (or shutdown)
       } else if (due || polled != nullptr) {
@@ -513,7 +513,7 @@ void idle_park(M* m) {
     if (polled != nullptr) inject_glist(polled);
     if (due) run_all_timers(now_ns());
     {
-      std::lock_guard<std::mutex> lock(sched->lock);
+      std::lock_guard<RankedMutex> lock(sched->lock);
       if (sched->shutdown.load(std::memory_order_relaxed)) return;
       m->idle_next = sched->midle;
       sched->midle = m;
@@ -539,7 +539,7 @@ void stop_locked_m(M* m) {
       continue;
     }
     // Under the lock: a stale unpark from timer_armed may wake us while start_locked_m writes.
-    std::lock_guard<std::mutex> lock(sched->lock);
+    std::lock_guard<RankedMutex> lock(sched->lock);
     if (m->next_locked != nullptr || sched->shutdown.load(std::memory_order_acquire)) break;
   }
   if (m->nextp) {
@@ -553,7 +553,7 @@ void start_locked_m(M* m, G* g) {
   M* owner = g->locked_m;
   P* p = releasep(m);
   {
-    std::lock_guard<std::mutex> lock(sched->lock);  // pairs with stop_locked_m's check
+    std::lock_guard<RankedMutex> lock(sched->lock);  // pairs with stop_locked_m's check
     owner->nextp = p;
     owner->next_locked = g;
   }
@@ -617,7 +617,7 @@ G* find_runnable(M* m, bool* inherit) {
 
     // Nothing anywhere: give the P back.
     {
-      std::lock_guard<std::mutex> lock(sched->lock);
+      std::lock_guard<RankedMutex> lock(sched->lock);
       if (sched->shutdown.load(std::memory_order_relaxed)) return nullptr;
       // (Not in migrate mode: what is there was left for other Ms; and wakep needs this lock.)
       if (!sched->runq.empty() && !(sched->migrate_on_yield && procs > 1)) {
@@ -634,7 +634,7 @@ G* find_runnable(M* m, bool* inherit) {
       if (any_work_visible()) {                                     // step 2
         P* np;
         {
-          std::lock_guard<std::mutex> lock(sched->lock);
+          std::lock_guard<RankedMutex> lock(sched->lock);
           np = pidle_get();
         }
         if (np) {                                                   // step 3
@@ -798,7 +798,7 @@ void wakep() {
   if (!sched->nmspinning.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
   P* p;
   {
-    std::lock_guard<std::mutex> lock(sched->lock);
+    std::lock_guard<RankedMutex> lock(sched->lock);
     p = pidle_get();
   }
   if (!p) {
@@ -1045,7 +1045,7 @@ void handoff_p(P* p) {
       return;
     }
   }
-  std::lock_guard<std::mutex> lock(sched->lock);
+  std::lock_guard<RankedMutex> lock(sched->lock);
   pidle_put(p);
 }
 

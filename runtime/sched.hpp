@@ -14,13 +14,14 @@
 #include "runtime/machine.hpp"
 #include "runtime/processor.hpp"
 #include "runtime/timer.hpp"
+#include "runtime/lock_rank.hpp"
 
 namespace gort::rt {
 
 struct Sched {
-  // lock protects: the idle P and M lists, M creation, shutdown. Lock order: any wait-queue
-  // SpinLock (sema buckets) < lock < GlobalQueue's SpinLock. Never held across a context switch.
-  std::mutex lock;
+  // lock protects: the idle P and M lists, M creation, shutdown. Its place in the lock order is
+  // in lock_rank.hpp (kSched). Never held across a context switch.
+  RankedMutex lock{LockRank::kSched};
   P* pidle = nullptr;
   M* midle = nullptr;
   std::atomic<int> npidle{0};

@@ -47,7 +47,7 @@ struct Waiter {
 };
 
 struct alignas(64) Bucket {
-  SpinLock lock;
+  SpinLock lock{LockRank::kSemaBucket};
   std::atomic<uint32_t> nwait{0};
   Waiter* head = nullptr;
   Waiter* tail = nullptr;

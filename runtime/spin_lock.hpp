@@ -7,12 +7,16 @@
 // Memory order: lock() acquires on the successful exchange, unlock() releases; the pair gives the
 // critical sections a happens-before order. Hold times are a few hundred instructions at most
 // (queue edits), so spinning with PAUSE and then sched_yield is cheaper than a futex.
+//
+// Each runtime SpinLock carries its LockRank (lock_rank.hpp), checked in checked builds.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 
 #include <sched.h>
+
+#include "runtime/lock_rank.hpp"
 
 namespace gort::rt {
 
@@ -26,15 +30,27 @@ inline void cpu_relax() {
 
 class SpinLock {
  public:
+  explicit constexpr SpinLock(LockRank rank = LockRank::kUnranked) noexcept : rank_(rank) {}
+  SpinLock(const SpinLock&) = delete;
+  SpinLock& operator=(const SpinLock&) = delete;
+
   void lock() noexcept {
+    if constexpr (kLockRanking) lock_rank_acquire(rank_, this);
     if (!locked_.exchange(true, std::memory_order_acquire)) return;  // pairs with unlock
     lock_contended();
   }
   bool try_lock() noexcept {
-    return !locked_.load(std::memory_order_relaxed) &&
-           !locked_.exchange(true, std::memory_order_acquire);
+    if (locked_.load(std::memory_order_relaxed) ||
+        locked_.exchange(true, std::memory_order_acquire)) {
+      return false;
+    }
+    if constexpr (kLockRanking) lock_rank_acquire(rank_, this);
+    return true;
   }
-  void unlock() noexcept { locked_.store(false, std::memory_order_release); }  // pairs with lock
+  void unlock() noexcept {
+    if constexpr (kLockRanking) lock_rank_release(rank_, this);
+    locked_.store(false, std::memory_order_release);  // pairs with lock
+  }
 
  private:
   // Exponential backoff: after each lost race wait twice as long (up to 1024 PAUSEs) before
@@ -53,6 +69,7 @@ class SpinLock {
   }
 
   std::atomic<bool> locked_{false};
+  LockRank rank_;
 };
 
 }  // namespace gort::rt

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "runtime/fatal.hpp"
+#include "runtime/lock_rank.hpp"
 
 #if defined(GORT_ASAN) || defined(__SANITIZE_ADDRESS__)
 #define GORT_STACK_ASAN 1
@@ -94,7 +95,7 @@ struct PoolEntry {
 struct SizeClass {
   size_t usable = 0;
   size_t slot = 0;  // guard + usable
-  std::mutex mu;
+  RankedMutex mu{LockRank::kStackSizeClass};
   // `hot` is a LIFO of released stacks; pushes append with the current epoch, which never
   // decreases, and pops take from the back, so `gen` is non-decreasing from bottom to top: the
   // scavenger finds the stacks idle for a whole period as a prefix.
@@ -107,11 +108,11 @@ struct SizeClass {
 };
 
 struct State {
-  std::mutex init_mu;
-  std::mutex class_mu;  // creation of size classes
-  std::mutex arena_mu;  // appends to g_arenas
-  std::mutex cache_mu;  // the StackCache registry
-  std::mutex scavenge_mu;
+  RankedMutex init_mu{LockRank::kStackInit};
+  RankedMutex class_mu{LockRank::kStackClassCreate};  // creation of size classes
+  RankedMutex arena_mu{LockRank::kStackArena};        // appends to g_arenas
+  RankedMutex cache_mu{LockRank::kStackCacheList};    // the StackCache registry
+  RankedMutex scavenge_mu{LockRank::kStackScavenge};
   SizeClass classes[kMaxClasses];
   StackCache* caches = nullptr;  // registry head
 };
@@ -280,7 +281,7 @@ uint32_t class_for_usable(size_t usable) {
   for (uint32_t i = 0; i < n; ++i) {
     if (st.classes[i].usable == usable) return i;
   }
-  std::lock_guard<std::mutex> lock(st.class_mu);
+  std::lock_guard<RankedMutex> lock(st.class_mu);
   n = g_class_count.load(std::memory_order_relaxed);
   for (uint32_t i = 0; i < n; ++i) {
     if (st.classes[i].usable == usable) return i;
@@ -308,7 +309,7 @@ uint32_t class_for_request(size_t reserve) {
 
 bool register_arena(char* base, size_t size, size_t slot) {
   State& st = S();
-  std::lock_guard<std::mutex> lock(st.arena_mu);
+  std::lock_guard<RankedMutex> lock(st.arena_mu);
   size_t n = g_arena_count.load(std::memory_order_relaxed);
   if (n == kMaxArenas) return false;
   g_arenas[n] = ArenaDesc{reinterpret_cast<uintptr_t>(base), size, slot, g_page};
@@ -382,7 +383,7 @@ Stack make_stack(uint32_t cls, const PoolEntry& e) {
 // Takes up to `n` stacks of class `cls` from the pool, carving when it runs dry.
 size_t take_from_pool(uint32_t cls, PoolEntry* out, size_t n) {
   SizeClass& c = S().classes[cls];
-  std::lock_guard<std::mutex> lock(c.mu);
+  std::lock_guard<RankedMutex> lock(c.mu);
   size_t got = 0;
   while (got < n && !c.hot.empty()) {
     out[got++] = c.hot.back();
@@ -399,7 +400,7 @@ size_t take_from_pool(uint32_t cls, PoolEntry* out, size_t n) {
 
 void put_to_pool(uint32_t cls, const Stack* stacks, size_t n) {
   SizeClass& c = S().classes[cls];
-  std::lock_guard<std::mutex> lock(c.mu);
+  std::lock_guard<RankedMutex> lock(c.mu);
   // Read under the lock: pushes to this pool are ordered by it and the epoch only grows, so
   // `hot` stays sorted by gen.
   uint32_t gen = g_epoch.load(std::memory_order_relaxed);
@@ -420,7 +421,7 @@ void ensure_init() {
 struct StackAllocator {
   static void register_cache(StackCache* c) {
     State& st = S();
-    std::lock_guard<std::mutex> lock(st.cache_mu);
+    std::lock_guard<RankedMutex> lock(st.cache_mu);
     if (c->registered_) return;
     c->reg_prev_ = nullptr;
     c->reg_next_ = st.caches;
@@ -432,7 +433,7 @@ struct StackAllocator {
   static void unregister_cache(StackCache* c) {
     if (!c->registered_) return;  // owner-only field: no race
     State& st = S();
-    std::lock_guard<std::mutex> lock(st.cache_mu);
+    std::lock_guard<RankedMutex> lock(st.cache_mu);
     if (!c->registered_) return;
     if (c->reg_prev_) c->reg_prev_->reg_next_ = c->reg_next_;
     else st.caches = c->reg_next_;
@@ -442,7 +443,7 @@ struct StackAllocator {
 
   static uint64_t cached_in_caches() {
     State& st = S();
-    std::lock_guard<std::mutex> lock(st.cache_mu);
+    std::lock_guard<RankedMutex> lock(st.cache_mu);
     uint64_t n = 0;
     for (StackCache* c = st.caches; c; c = c->reg_next_) {
       n += c->published_count_.load(std::memory_order_relaxed);
@@ -634,7 +635,7 @@ thread_local AltStack t_altstack;
 
 void stack_system_init(size_t default_reserve) {
   State& st = S();
-  std::lock_guard<std::mutex> lock(st.init_mu);
+  std::lock_guard<RankedMutex> lock(st.init_mu);
   if (!g_inited.load(std::memory_order_relaxed)) {
     long p = sysconf(_SC_PAGESIZE);
     g_page = p > 0 ? static_cast<size_t>(p) : 4096;
@@ -736,7 +737,7 @@ void stack_cache_flush(StackCache* cache) {
 size_t stack_scavenge() {
   if (!g_inited.load(std::memory_order_acquire)) return 0;
   State& st = S();
-  std::lock_guard<std::mutex> serial(st.scavenge_mu);
+  std::lock_guard<RankedMutex> serial(st.scavenge_mu);
   uint32_t epoch = g_epoch.load(std::memory_order_relaxed);
   uint32_t nclasses = g_class_count.load(std::memory_order_acquire);
   size_t total = 0;
@@ -745,7 +746,7 @@ size_t stack_scavenge() {
     SizeClass& c = st.classes[i];
     batch.clear();
     {
-      std::lock_guard<std::mutex> lock(c.mu);
+      std::lock_guard<RankedMutex> lock(c.mu);
       auto end = std::find_if(c.hot.begin(), c.hot.end(),
                               [epoch](const PoolEntry& e) { return e.gen >= epoch; });
       batch.assign(c.hot.begin(), end);
@@ -757,7 +758,7 @@ size_t stack_scavenge() {
       size_t len = c.usable - skip;
       if (len > 0 && madvise(e.lo + skip, len, MADV_DONTNEED) == 0) total += len;
     }
-    std::lock_guard<std::mutex> lock(c.mu);
+    std::lock_guard<RankedMutex> lock(c.mu);
     c.cold.insert(c.cold.end(), batch.begin(), batch.end());
   }
   g_epoch.store(epoch + 1, std::memory_order_relaxed);
@@ -802,7 +803,7 @@ StackStats stack_stats() {
 GuardMode stack_force_guard_mode_for_testing(GuardMode mode) {
   ensure_init();
   State& st = S();
-  std::lock_guard<std::mutex> lock(st.init_mu);
+  std::lock_guard<RankedMutex> lock(st.init_mu);
   GuardMode prev = g_mode.load(std::memory_order_relaxed);
   if (mode == GuardMode::kGuardInstall && g_probed_mode != GuardMode::kGuardInstall) return prev;
   if (mode == GuardMode::kMprotect && prev != GuardMode::kMprotect) {

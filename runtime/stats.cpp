@@ -41,7 +41,7 @@ SchedulerStats stats() {
   st.goroutines = alive_goroutines();
   st.goroutines_created = s->created_external.load(std::memory_order_relaxed);
   {
-    std::lock_guard<std::mutex> lock(s->lock);
+    std::lock_guard<rt::RankedMutex> lock(s->lock);
     st.threads = s->allm.size();
   }
   st.idle_processors = static_cast<uint64_t>(s->npidle.load());

@@ -161,7 +161,7 @@ void schedtrace(int64_t start) {
       "globalrunq=%d runq=[%s] runs=%d parks=%d wakes=%d polls=%d/%d ringreaps=%d/%d "
       "steals=%d/%d idles=%d idlepolled=%d sysmonpolls=%d\n",
       (now_ns() - start) / 1000000, sched->procs, sched->npidle.load(), [] {
-        std::lock_guard<std::mutex> lock(sched->lock);
+        std::lock_guard<RankedMutex> lock(sched->lock);
         return static_cast<int>(sched->allm.size());
       }(), sched->nmspinning.load(), sched->nmblocking.load(), sched->runq.size(), queues, runs,
       sched->thread_parks.load(std::memory_order_relaxed),

@@ -62,7 +62,7 @@ struct TimerHeap {
     int64_t when;
     Timer* t;  // null: a zombie (stopped), kept only for the heap order
   };
-  SpinLock mu;                         // leaf lock (fn never runs under it)
+  SpinLock mu{LockRank::kTimerHeap};                        // leaf lock (fn never runs under it)
   std::vector<Entry> heap;             // 4-ary min-heap on when (Go's timerHeapN = 4)
   uint32_t zombies = 0;                // under mu
   std::atomic<int64_t> min_when{kNoTimer};  // heap[0].when (zombie or not), kNoTimer if empty

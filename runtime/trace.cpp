@@ -19,6 +19,7 @@
 #include "runtime/machine.hpp"
 #include "runtime/sched.hpp"
 #include "runtime/spin_lock.hpp"
+#include "runtime/lock_rank.hpp"
 
 namespace gort::rt {
 
@@ -47,7 +48,7 @@ struct Chunk {
 std::atomic<size_t> max_chunks{kMaxTraceBytes / sizeof(Chunk)};
 
 struct Buffer {
-  SpinLock lock;
+  SpinLock lock{LockRank::kTraceBuffer};
   Chunk* head = nullptr;  // under lock
   Chunk* tail = nullptr;
   uint64_t dropped = 0;
@@ -61,7 +62,7 @@ struct State {
   int64_t start_ns = 0;            // under control_mu
 };
 
-std::mutex control_mu;               // start, stop, shutdown
+RankedMutex control_mu{LockRank::kTraceControl};              // start, stop, shutdown
 std::atomic<State*> state{nullptr};  // created at the first start of a run, freed at its end
 
 void free_chunks(Chunk* c) {
@@ -311,7 +312,7 @@ void trace_unpark(const G* g) {
 }
 
 bool trace_begin(std::string* error) {
-  std::lock_guard<std::mutex> lock(control_mu);
+  std::lock_guard<RankedMutex> lock(control_mu);
   Sched* s = sched;
   if (s == nullptr) {
     if (error) *error = "no gort runtime is running";
@@ -332,7 +333,7 @@ bool trace_begin(std::string* error) {
 }
 
 void trace_shutdown(const std::string& config_path) {
-  std::lock_guard<std::mutex> lock(control_mu);
+  std::lock_guard<RankedMutex> lock(control_mu);
   State* st = state.load(std::memory_order_relaxed);
   if (st == nullptr) return;
   if (trace_enabled.load(std::memory_order_relaxed)) {
@@ -358,7 +359,7 @@ bool start_trace(std::string* error) { return rt::trace_begin(error); }
 bool stop_trace(const std::string& path, std::string* error) {
   std::optional<rt::Stopped> rec;
   {
-    std::lock_guard<std::mutex> lock(rt::control_mu);
+    std::lock_guard<rt::RankedMutex> lock(rt::control_mu);
     rt::State* st = rt::state.load(std::memory_order_relaxed);
     if (st == nullptr || !rt::trace_enabled.load(std::memory_order_relaxed)) {
       if (error) *error = "no trace is being recorded";

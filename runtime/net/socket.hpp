@@ -89,7 +89,7 @@ class Socket {
   const bool owns_;
   std::atomic<uint64_t> state_{0};
   std::atomic<rt::netpoll::PollDesc*> pd_{nullptr};
-  rt::SpinLock pd_init_;  // registers the fd once when it was created outside a runtime
+  rt::SpinLock pd_init_{rt::LockRank::kSocketPdInit};  // registers the fd once when it was created outside a runtime
   std::atomic<int64_t> deadline_[2] = {Deadline::none().nanos(), Deadline::none().nanos()};
   gort::Mutex mu_[2];     // one reader, one writer at a time
   // The last stream read returned fewer bytes than asked: the receive queue was empty then (TCP
