@@ -50,7 +50,13 @@
 #define BTI_C hint #34
 #define BTI_J hint #36
 
-#define FRAME_SIZE 0xb0
+#include "ctx_offsets.h"
+#define FRAME_SIZE GORT_CTX_ARM64_FRAME_SIZE
+#define FP_SLOT GORT_CTX_ARM64_FP
+#define PC_SLOT GORT_CTX_ARM64_PC
+.if PC_SLOT != FP_SLOT + 8
+.error "ctx_offsets.h: x29 and x30 are saved as one pair"
+.endif
 
     .text
 
@@ -80,9 +86,9 @@ gort_ctx_swap:
     stp     x27, x28, [sp, #0x40]
     .cfi_rel_offset x27, 0x40
     .cfi_rel_offset x28, 0x48
-    stp     x29, x30, [sp, #0x50]
-    .cfi_rel_offset x29, 0x50
-    .cfi_rel_offset x30, 0x58
+    stp     x29, x30, [sp, #FP_SLOT]
+    .cfi_rel_offset x29, FP_SLOT
+    .cfi_rel_offset x30, PC_SLOT
     stp     d8,  d9,  [sp, #0x60]
     .cfi_rel_offset d8,  0x60
     .cfi_rel_offset d9,  0x68
@@ -112,7 +118,7 @@ gort_ctx_swap:
     ldp     x23, x24, [sp, #0x20]
     ldp     x25, x26, [sp, #0x30]
     ldp     x27, x28, [sp, #0x40]
-    ldp     x29, x30, [sp, #0x50]
+    ldp     x29, x30, [sp, #FP_SLOT]
     ldp     d8,  d9,  [sp, #0x60]
     ldp     d10, d11, [sp, #0x70]
     ldp     d12, d13, [sp, #0x80]
@@ -168,7 +174,7 @@ gort_ctx_make:
     stp     xzr, xzr, [x0, #0x30]
     stp     xzr, xzr, [x0, #0x40]
     adr     x9, gort_ctx_trampoline
-    stp     xzr, x9,  [x0, #0x50]           /* x29 = 0, x30 = trampoline */
+    stp     xzr, x9,  [x0, #FP_SLOT]          /* x29 = 0, x30 = trampoline */
     stp     xzr, xzr, [x0, #0x60]
     stp     xzr, xzr, [x0, #0x70]
     stp     xzr, xzr, [x0, #0x80]

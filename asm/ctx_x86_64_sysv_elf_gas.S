@@ -75,7 +75,13 @@
 #  define GORT_CTX_FP_CONDITIONAL 0
 #endif
 
-#define FRAME_SIZE 0x40
+#include "ctx_offsets.h"
+#define FRAME_SIZE GORT_CTX_X86_64_FRAME_SIZE
+#define FP_SLOT GORT_CTX_X86_64_FP
+#define PC_SLOT GORT_CTX_X86_64_PC
+.if PC_SLOT != FRAME_SIZE - 8 || FP_SLOT != PC_SLOT - 8
+.error "ctx_offsets.h: the resume address must end the frame, rbp just below it"
+.endif
 
     .text
 
@@ -104,8 +110,8 @@ gort_ctx_swap:
     .cfi_rel_offset %r12, 0x20
     movq    %rbx, 0x28(%rsp)
     .cfi_rel_offset %rbx, 0x28
-    movq    %rbp, 0x30(%rsp)
-    .cfi_rel_offset %rbp, 0x30
+    movq    %rbp, FP_SLOT(%rsp)
+    .cfi_rel_offset %rbp, FP_SLOT
 #if GORT_CTX_FP_CONDITIONAL
     movl    (%rsp), %eax                        /* current MXCSR (same-size store forward) */
     movzwl  4(%rsp), %ecx                       /* current x87 CW */
@@ -115,7 +121,7 @@ gort_ctx_swap:
     /* Switch stacks. From here on the frame at %rsp is the target's; it has the same layout,
      * so the CFI rules above describe the target context's caller from this instruction on. */
     movq    %rsi, %rsp
-    movq    0x38(%rsp), %r11                    /* resume address; load early */
+    movq    PC_SLOT(%rsp), %r11                    /* resume address; load early */
 #if GORT_CTX_FP_CONDITIONAL
     cmpl    (%rsp), %eax
     jne     .Lfp_restore
@@ -131,7 +137,7 @@ gort_ctx_swap:
     movq    0x18(%rsp), %r13
     movq    0x20(%rsp), %r12
     movq    0x28(%rsp), %rbx
-    movq    0x30(%rsp), %rbp
+    movq    FP_SLOT(%rsp), %rbp
     .cfi_remember_state
     /* The frame is popped next; the registers already hold the caller's values and the resume
      * address lives in %r11 until the jump. */
@@ -177,9 +183,9 @@ gort_ctx_make:
     movq    %rcx, 0x18(%rax)                    /* r13 */
     movq    %rdx, 0x20(%rax)                    /* r12 = arg */
     movq    %rsi, 0x28(%rax)                    /* rbx = entry */
-    movq    %rcx, 0x30(%rax)                    /* rbp = 0 */
+    movq    %rcx, FP_SLOT(%rax)                 /* rbp = 0 */
     leaq    gort_ctx_trampoline(%rip), %rdx
-    movq    %rdx, 0x38(%rax)                    /* resume at the trampoline */
+    movq    %rdx, PC_SLOT(%rax)                 /* resume at the trampoline */
     movq    %rcx, 0x40(%rax)                    /* zero padding up to stack_top */
     movq    %rcx, 0x48(%rax)
     ret

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "asm/ctx_offsets.h"
+
 namespace gort::rt {
 
 struct G;
@@ -18,15 +20,16 @@ constexpr int kMaxBacktraceFrames = 32;  // what a report or a dump entry keeps
 
 // Where gort_ctx_swap leaves the suspended side's frame pointer and resume address, relative to
 // the saved stack pointer (the context's handle). Both backends save them at fixed offsets:
-// asm/ctx_*.S document their frames; Boost.Context's fcontext frames (1.74) put rbp at 0x30 and
+// asm/ctx_offsets.h holds the asm backends' slots (asm/ctx_*.S document their frames); Boost.Context's fcontext frames (1.74) put rbp at 0x30 and
 // the return address at 0x38 on x86_64, and fp at 0x90 and the resume pc at 0xa0 on AArch64.
 // (The gdb script reads them from the program: runtime/debugger.cpp.)
 #if defined(__x86_64__)
-constexpr uintptr_t kSavedFpOffset = 0x30, kSavedPcOffset = 0x38;
+// The same slots in both backends.
+constexpr uintptr_t kSavedFpOffset = GORT_CTX_X86_64_FP, kSavedPcOffset = GORT_CTX_X86_64_PC;
 #elif defined(__aarch64__) && defined(GORT_CONTEXT_BOOST)
 constexpr uintptr_t kSavedFpOffset = 0x90, kSavedPcOffset = 0xa0;
 #elif defined(__aarch64__)
-constexpr uintptr_t kSavedFpOffset = 0x50, kSavedPcOffset = 0x58;
+constexpr uintptr_t kSavedFpOffset = GORT_CTX_ARM64_FP, kSavedPcOffset = GORT_CTX_ARM64_PC;
 #else
 constexpr uintptr_t kSavedFpOffset = 0, kSavedPcOffset = 0;  // no frames on other targets
 #endif
