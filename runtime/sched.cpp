@@ -239,8 +239,6 @@ G* steal_work(M* m, P* p) {
         // each other keep replacing it: stealing then would only split the pair across CPUs.
         // Reading the victim's runnext line in a tight loop would slow its owner's every
         // push and pop (the line bounces between the CPUs): look only every 32 pauses.
-        static const long xs = getenv("XSLEEP") ? atol(getenv("XSLEEP")) : 0;
-        if (xs > 0) { struct timespec ts{0, xs}; nanosleep(&ts, nullptr); if (victim->runq.peek_next() != seen) take_next = false; } else
         for (int s = 1; s <= 200; ++s) {
           cpu_relax();
           if (s % 32 == 0 && victim->runq.peek_next() != seen) {

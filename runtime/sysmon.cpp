@@ -185,6 +185,7 @@ void sysmon_main() {
   bool global_was_queued = false;
   bool work_queued = false;  // something was queued at the last round while a P idled
   int runnext_watch_left = 0;  // rounds until the runnext watch ends (kRunnextWatchRounds)
+  bool runnext_watch_ended = false;  // the watch ended at the last round
   while (!sched->shutdown.load(std::memory_order_acquire)) {
     sigquit_poll();
     const bool all_idle = sched->npidle.load() == sched->procs && sched->nmblocking.load() == 0;
@@ -202,6 +203,7 @@ void sysmon_main() {
       // seq_cst npidle/nmblocking updates followed by a sysmon_sleeping load in startm and
       // blocking_enter): either they see us asleep and wake us, or we see their change.
       runnext_watch_left = 0;  // every P idle: no runnext to watch
+      runnext_watch_ended = false;
       sched->runnext_watched.store(false, std::memory_order_relaxed);
       sched->sysmon_sleeping.store(true, std::memory_order_seq_cst);
       if (sched->npidle.load(std::memory_order_seq_cst) == sched->procs &&
@@ -226,7 +228,7 @@ void sysmon_main() {
     else delay_ns = 20'000;
     int64_t sleep_ns = work_queued ? std::min(delay_ns, kWaitingWorkCheckNs) : delay_ns;
     // One short round more after the watch ends: a readier that still saw it on is looked after.
-    if (runnext_watch_left > 0 || sched->runnext_watched.load(std::memory_order_relaxed)) {
+    if (runnext_watch_left > 0 || runnext_watch_ended) {
       sleep_ns = std::min(sleep_ns, kRunnextWatchNs);
     }
     sched->sysmon_parker.park_for(sleep_ns);
@@ -234,7 +236,7 @@ void sysmon_main() {
     sched->coarse_now.store(now, std::memory_order_relaxed);
     idle_rounds = retake(now) ? 0 : idle_rounds + 1;
     // Not counted as acting (no short rounds for it): kWaitingWorkCheckNs bounds the wait.
-    bool runnext_seen = false;
+    bool runnext_seen;
     work_queued = wake_for_waiting_work(&global_was_queued, &runnext_seen) &&
                   sched->npidle.load(std::memory_order_relaxed) > 0;
     // Watching pays only while a P idles or its thread spins for work (woken, likely, for a
@@ -246,7 +248,9 @@ void sysmon_main() {
     } else if (runnext_watch_left > 0) {
       --runnext_watch_left;
     }
-    if ((runnext_watch_left > 0) != sched->runnext_watched.load(std::memory_order_relaxed)) {
+    const bool was_watched = sched->runnext_watched.load(std::memory_order_relaxed);
+    runnext_watch_ended = was_watched && runnext_watch_left == 0;
+    if ((runnext_watch_left > 0) != was_watched) {
       sched->runnext_watched.store(runnext_watch_left > 0, std::memory_order_relaxed);
     }
     if (earliest_timer() <= now - kTimerGraceNs) run_all_timers(now);
