@@ -152,13 +152,14 @@ int run_main(std::function<int()> main, const Config& requested) {
   }
   int result = 0;
   goid_restart();  // the main goroutine is 1 in every run, not only a process's first
+  // sysmon first: the spawn below may start another M that runs the main goroutine at once.
+  sysmon_start();
   detail::spawn(
       [&main, &result] {
         result = main();
         begin_shutdown();
       },
       SpawnOptions{}, std::source_location::current());
-  sysmon_start();
   if (cfg.sigquit_dump) sigquit_install();
 
   schedule_loop(m0);

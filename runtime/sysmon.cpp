@@ -16,6 +16,7 @@
 // switches under wait-queue locks, and for every P busy): what it readies goes to the global
 // queue.
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <string>
 
@@ -278,7 +279,18 @@ void sysmon_main() {
 
 }  // namespace
 
-void sysmon_start() { sched->sysmon_thread = std::thread(sysmon_main); }
+// Returns once the thread runs, so that sysmon's rules hold from the main goroutine's first step.
+// (A start the kernel delayed also let a sanitizer runtime make its first checks of the thread
+// while a test had filled the fd table: UBSan's vptr check opens a pipe, and reported an error.)
+void sysmon_start() {
+  std::atomic<bool> started{false};
+  sched->sysmon_thread = std::thread([&started] {
+    started.store(true, std::memory_order_release);
+    started.notify_one();
+    sysmon_main();
+  });
+  started.wait(false, std::memory_order_acquire);
+}
 
 void sysmon_stop() {
   sysmon_wake();

@@ -1105,6 +1105,24 @@ TEST(NetDeathTest, AcceptSurvivesFdExhaustion) {
         lim.rlim_cur = lim.rlim_max = 256;
         setrlimit(RLIMIT_NOFILE, &lim);
         int rc = gort::run([] {
+          // Both processors' threads running first: a sanitizer runtime checks a new thread's
+          // first steps with a pipe (UBSan's vptr check), which a full table makes it report
+          // as an error. One goroutine waits without yielding until another ran elsewhere.
+          {
+            std::atomic<bool> ran_elsewhere{false};
+            gort::WaitGroup wg;
+            wg.add(2);
+            gort::go([&] {
+              while (!ran_elsewhere.load()) {
+              }
+              wg.done();
+            });
+            gort::go([&] {
+              ran_elsewhere = true;
+              wg.done();
+            });
+            wg.wait();
+          }
           auto ln = gort::net::listen_tcp("127.0.0.1:0");
           if (!ln) return 10;
           auto addr = *ln->local_address();
