@@ -4,9 +4,10 @@
 // Scheduler integration (sched.cpp):
 //   - find_runnable polls without blocking when goroutines wait on fds and no M is blocked in
 //     the poller (that M would get the events anyway);
-//   - with nothing to run, the M holding the timer role blocks in the poller until the earliest
-//     timer (instead of on its futex); the others sleep on their futexes;
-//   - sysmon polls when nobody has for 10 ms, so fds are served while every P runs busy code;
+//   - one idle M, the fd watcher, blocks in the poller (until the earliest timer if it also holds
+//     the timer role) while no P runs goroutines; the others sleep on their futexes;
+//   - sysmon polls when nobody has for 10 ms, so fds are served while every P runs busy code,
+//     and after 1 ms while a P idles (then it asks idle Ms to watch for a while);
 //   - goroutines waiting on fds keep deadlock detection quiet.
 #pragma once
 
@@ -64,7 +65,7 @@ G* poll(int64_t timeout_ns, uint32_t* n);
 // Submits m's queued ring operations and collects its completions, without blocking.
 G* poll_own(M* m, uint32_t* n);
 // Sleeps in m's ring until unparked, a completion, the timeout (-1: none) or, with
-// `watch_fds`, readiness in the epoll set (the M holding the poller role). Leaves the permit.
+// `watch_fds`, readiness in the epoll set (the fd watcher, sched.cpp). Leaves the permit.
 G* park_m(M* m, int64_t timeout_ns, bool watch_fds, uint32_t* n);
 // Before m blocks its thread: its in-flight operations end (cancelled) and their goroutines
 // come back to be readied; they resubmit elsewhere.

@@ -290,7 +290,7 @@ class UringBackend final : public EpollBackend {
     reap(r, &ready, true);
     if (r->fds_ready) {
       r->fds_ready = false;
-      // Only the M holding the poller role drains the wake-up eventfd. A POLL_ADD left armed
+      // Only the fd watcher (sched.cpp) drains the wake-up eventfd. A POLL_ADD left armed
       // from an earlier turn in the role must not swallow a wake-up meant for the M that holds
       // it now (blocked in epoll_wait, that one would sleep on).
       poll_events(0, /*drain_wake=*/watch_fds, &ready);

@@ -40,6 +40,8 @@ void blocking_enter() {
   p->status.store(PStatus::kBlocking, std::memory_order_seq_cst);  // sysmon may now retake it
   sched->blocking_calls.fetch_add(1, std::memory_order_relaxed);
   if (sched->sysmon_sleeping.load(std::memory_order_seq_cst)) sysmon_wake();
+  // This P no longer runs goroutines: if it was the last, an idle M must watch the fds.
+  nudge_fd_watcher();
 }
 
 void blocking_exit() {

@@ -39,7 +39,8 @@
 // every heap's expired timers; and the last M to go idle while timers are pending becomes the
 // timer M: it sleeps on its futex only until the earliest deadline over all heaps, then takes an
 // idle P (as a spinner) and runs them. Whoever arms a timer earlier than the timer M's deadline
-// unparks it (timer_armed). This is the role the netpoller's blocking poll takes over later.
+// unparks it (timer_armed). The fd watcher (fd_watch_wanted) is the idle M that blocks in the
+// netpoller; when it also holds the timer role, its poll ends at the earliest deadline.
 #include "runtime/sched.hpp"
 
 #include <algorithm>
@@ -289,9 +290,19 @@ void startm(P* p, bool spinning) {
       if (spinning) sched->nmspinning.fetch_sub(1);
       return;
     }
-    m = sched->midle;
+    // Prefer an M without a role: the fd watcher would be pulled out of the poller (an eventfd
+    // write instead of a futex wake), and either role would have to pass to another M.
+    M** pick = &sched->midle;
+    for (M** pp = &sched->midle; *pp != nullptr; pp = &(*pp)->idle_next) {
+      if (*pp != sched->fd_watcher.load(std::memory_order_relaxed) &&
+          *pp != sched->timer_m.load(std::memory_order_relaxed)) {
+        pick = pp;
+        break;
+      }
+    }
+    m = *pick;
     if (m) {
-      sched->midle = m->idle_next;
+      *pick = m->idle_next;
       m->idle_next = nullptr;
     } else {
       m = new_m();
@@ -308,19 +319,41 @@ void startm(P* p, bool spinning) {
   if (sched->sysmon_sleeping.load(std::memory_order_seq_cst)) sysmon_wake();
 }
 
-// Someone must watch the timers or the fds: the timer role is needed.
-bool poll_role_needed() {
-  return earliest_timer() != kNoTimer || (netpoll::active() && netpoll::waiters() > 0);
-}
-
 void release_timer_role() {
   sched->timer_sleep_until.store(kNoTimer, std::memory_order_seq_cst);
   sched->timer_m.store(nullptr, std::memory_order_seq_cst);
 }
 
+// Whether an idle M should block in the poller, watching the fds (the fd watcher role): only
+// while goroutines wait on fds and no P runs goroutines (each is idle or inside
+// gort::blocking), or while sysmon asks for it. An M that runs goroutines polls without blocking
+// when it runs out of them (find_runnable), so a second M blocked in the poller meanwhile was
+// woken by the kernel for events the first would have collected microseconds later: a thread
+// wake-up per few messages at light load, the two Ms taking turns (ARCHITECTURE §10, "Light
+// load"). sysmon covers the case where the running Ms do not poll (one computes while a P
+// idles): it polls after kUnwatchedFdsNs and then asks idle Ms to watch (fd_watch_requested).
+//
+// Against a lost watch: every M that gives up a P puts it on the idle list (npidle++, a seq_cst
+// read-modify-write) before it reads npidle here, so the last of them sees every P idle; a P
+// taken meanwhile has a running M, which will go idle in turn. A goroutine starts waiting on an
+// fd only while it runs, so its M too reads waiters() after it went up. Ps that stop running
+// goroutines another way (gort::blocking, sysmon's hand-off) call nudge_fd_watcher.
+bool fd_watch_wanted() {
+  if (!netpoll::active() || netpoll::waiters() == 0) return false;
+  if (sched->npidle.load(std::memory_order_seq_cst) +
+          sched->nmblocking.load(std::memory_order_seq_cst) >=
+      sched->procs) {
+    return true;
+  }
+  return sched->fd_watch_requested.load(std::memory_order_relaxed);
+}
+
+void release_fd_watch() { sched->fd_watcher.store(nullptr, std::memory_order_seq_cst); }
+
 // Parks an M that has no P (stopm) and, if timers are pending and no other M does it, sleeps
-// only until the earliest one as the timer M (Go's blocking netpoll with a timeout; when the
-// netpoller exists, the timer M blocks in it instead of on its futex). Returns with m->p set
+// only until the earliest one as the timer M; if fd_watch_wanted() and no other M does it, blocks
+// in the netpoller as the fd watcher (until the earliest timer when it holds both roles: Go's
+// blocking netpoll with a timeout). Returns with m->p set
 // (handed over by startm, or an idle P taken to run due timers: then m spins), or without on
 // shutdown.
 //
@@ -380,7 +413,7 @@ void check_deadlock() {
 // An idle M woken by at most this many completions of its own ring runs them alone (idle_park).
 constexpr uint32_t kRunAloneBatch = 4;
 
-// Puts an M without the poller role to sleep until unparked (consuming the permit). An M with
+// Puts an M without a role to sleep until unparked (consuming the permit). An M with
 // a ring (io_uring) sleeps in it instead, since only it can complete its goroutines' operations:
 // then it may also return the goroutines that completed (permit left as it was).
 G* sleep_m(M* m, uint32_t* n) {
@@ -405,55 +438,73 @@ void idle_park(M* m) {
   }
   sched->thread_parks.fetch_add(1, std::memory_order_relaxed);
   bool timer_role = false;
+  bool fd_watch = false;
   for (;;) {
-    if (!timer_role && poll_role_needed()) {
+    // A watch that is no longer wanted (a P runs goroutines again, or no fd waiter is left)
+    // ends at the first wake-up: that P's M polls, and claims the watch when it goes idle last.
+    if (fd_watch && !fd_watch_wanted()) {
+      release_fd_watch();
+      fd_watch = false;
+    }
+    if (!timer_role && earliest_timer() != kNoTimer) {
       M* expected = nullptr;
       timer_role = sched->timer_m.compare_exchange_strong(expected, m, std::memory_order_seq_cst);
     }
-    G* polled = nullptr;
-    uint32_t npolled = 0;
+    if (!fd_watch && fd_watch_wanted()) {
+      M* expected = nullptr;
+      fd_watch = sched->fd_watcher.compare_exchange_strong(expected, m, std::memory_order_seq_cst);
+    }
+    int64_t timeout = -1;
     if (timer_role) {
       // Each round: "wake me for any timer" first, then read the heaps, then publish the
       // deadline, so an armer that read an older deadline is ordered before our read.
       sched->timer_sleep_until.store(kNoTimer, std::memory_order_seq_cst);
       const int64_t next = earliest_timer();  // after the claim: see timer_armed
       sched->timer_sleep_until.store(next, std::memory_order_seq_cst);
-      if (next == kNoTimer && !(netpoll::active() && netpoll::waiters() > 0)) {
-        // Stopped meanwhile, and no fd to watch. A goroutine that started waiting on an fd
-        // after our check (seq_cst counter) finds the role free, or we see it here.
+      if (next == kNoTimer) {
+        // Stopped meanwhile. A timer armed after our read finds the role free, or we see it.
         release_timer_role();
         timer_role = false;
-        if (poll_role_needed()) continue;
-      } else if (netpoll::active()) {
-        // Block in the poller until the earliest timer (Go's blocking netpoll in findrunnable).
-        // in_poll before the permit check: wake_m unparks, then reads in_poll. With a ring of
-        // its own (io_uring) the M waits in the ring, where the unpark alone wakes it (the
-        // FUTEX_WAIT on its parker word), so wake_m need not also write the poller's eventfd.
-        const int64_t timeout =
-            next == kNoTimer ? -1 : std::max<int64_t>(0, next - now_ns());
-        const bool in_epoll_wait = m->io_ring == nullptr;
-        if (in_epoll_wait) m->in_poll.store(true, std::memory_order_seq_cst);
-        if (!m->parker.try_take()) {
-          polled = in_epoll_wait ? netpoll::poll(timeout, &npolled)
-                                 : netpoll::park_m(m, timeout, true, &npolled);
-        }
-        if (in_epoll_wait) m->in_poll.store(false, std::memory_order_seq_cst);
+        if (earliest_timer() != kNoTimer) continue;
       } else {
-        const int64_t now = now_ns();
-        if (next > now) m->parker.park_for(next - now);
+        timeout = std::max<int64_t>(0, next - now_ns());
       }
     }
-    if (!timer_role) polled = sleep_m(m, &npolled);
+    G* polled = nullptr;
+    uint32_t npolled = 0;
+    if (fd_watch) {
+      // Block in the poller until the earliest timer we watch (Go's blocking netpoll in
+      // findrunnable). in_poll before the permit check: wake_m unparks, then reads in_poll. With
+      // a ring of its own (io_uring) the M waits in the ring, where the unpark alone wakes it
+      // (the FUTEX_WAIT on its parker word), so wake_m need not also write the poller's eventfd.
+      const bool in_epoll_wait = m->io_ring == nullptr;
+      if (in_epoll_wait) m->in_poll.store(true, std::memory_order_seq_cst);
+      if (!m->parker.try_take()) {
+        polled = in_epoll_wait ? netpoll::poll(timeout, &npolled)
+                               : netpoll::park_m(m, timeout, true, &npolled);
+      }
+      if (in_epoll_wait) m->in_poll.store(false, std::memory_order_seq_cst);
+    } else if (timer_role) {
+      // Timers only: the fds are watched by the Ms that run goroutines (fd_watch_wanted).
+      if (m->io_ring != nullptr) {
+        if (!m->parker.try_take()) polled = netpoll::park_m(m, timeout, false, &npolled);
+      } else if (timeout > 0) {
+        m->parker.park_for(timeout);
+      }
+    } else {
+      polled = sleep_m(m, &npolled);
+    }
     if (polled != nullptr) {
       sched->idle_polled.fetch_add(npolled, std::memory_order_relaxed);
       trace(nullptr, TraceKind::kPoll, 0, npolled,
-            timer_role ? "poller (idle thread)" : "own io_uring (idle thread)");
+            fd_watch ? "poller (idle thread)" : "own io_uring (idle thread)");
     }
     // Woken: sysmon may have slept through the idle time, so the coarse clock is refreshed here.
     const int64_t woke = now_ns();
     sched->coarse_now.store(woke, std::memory_order_relaxed);
-    // A wake-up may come from startm (nextp), shutdown, an armer (timer_armed) or the timeout;
-    // only the first two are ordered with nextp, so it is read under the lock.
+    // A wake-up may come from startm (nextp), shutdown, an armer (timer_armed), sysmon asking
+    // for a watcher (nudge_fd_watcher) or the timeout; only the first two are ordered with
+    // nextp, so it is read under the lock.
     const bool due = timer_role && woke >= earliest_timer();
     P* p = nullptr;
     bool handed = false;
@@ -474,8 +525,13 @@ void idle_park(M* m) {
         p = pidle_get();
       }
     }
-    if (handed) {
+    if (handed || due || polled != nullptr) {
       if (timer_role) release_timer_role();
+      if (fd_watch) release_fd_watch();
+      timer_role = false;
+      fd_watch = false;
+    }
+    if (handed) {
       if (m->nextp) {
         acquirep(m, m->nextp);
         m->nextp = nullptr;
@@ -484,18 +540,17 @@ void idle_park(M* m) {
       if (polled != nullptr && m->p != nullptr) inject_glist(polled);
       return;
     }
-    if (!due && polled == nullptr) continue;  // woken early (an earlier timer, a stale unpark)
-    const bool was_poller = timer_role;
-    if (timer_role) release_timer_role();
-    timer_role = false;
+    if (!due && polled == nullptr) continue;  // woken early (an earlier timer, a nudge, stale)
     if (p != nullptr) {
       acquirep(m, p);
-      if (!was_poller && !due && npolled <= kRunAloneBatch) {
-        // Woken by a few completions of its own ring (io_uring): no other thread could take
-        // them, and running them costs less than waking a thread to steal some (a thread
-        // wake-up is ~10 us on a VM). So no spinner and no wakep chain, which woke a second M
-        // per batch that found nothing (HTTP at 1,000 connections: 60 k -> 90 k req/s).
-        // Goroutines they ready wake others as usual.
+      if (!due && npolled <= kRunAloneBatch) {
+        // A few goroutines, from the fds we watched (every other P idle, or sysmon asked) or
+        // from our own ring (io_uring, where no other thread could take them): running them
+        // here costs less than waking a thread to steal some (a thread wake-up is ~10 us on a
+        // VM). So no spinner and no wakep chain, which woke a second M per batch that found
+        // nothing (HTTP at 1,000 connections on io_uring: 60 k -> 90 k req/s; echo at 10
+        // connections on epoll: ARCHITECTURE §10). Goroutines they ready wake others as usual,
+        // and sysmon starts a thread for any that wait a whole round (wake_for_waiting_work).
         inject_glist(polled, /*wake=*/false);
         if (sched->sysmon_sleeping.load(std::memory_order_seq_cst)) sysmon_wake();
         return;
@@ -593,7 +648,9 @@ G* find_runnable(M* m, bool* inherit) {
       if (list != nullptr) {
         count(p->polled, n);
         trace(p, TraceKind::kPoll, 0, n, "netpoll");
-        inject_glist(list);
+        // A few goroutines are run here sooner than a woken thread would steal one (the rule
+        // of idle_park's kRunAloneBatch); sysmon starts a thread for any that wait a round.
+        inject_glist(list, /*wake=*/n > kRunAloneBatch);
         if (G* g = local_or_global(m, p, inherit)) return g;
       }
     }
@@ -1043,8 +1100,29 @@ void handoff_p(P* p) {
       return;
     }
   }
-  std::lock_guard<RankedMutex> lock(sched->lock);
-  pidle_put(p);
+  {
+    std::lock_guard<RankedMutex> lock(sched->lock);
+    pidle_put(p);
+  }
+  nudge_fd_watcher();  // it may have been the last P running goroutines
+}
+
+void nudge_fd_watcher() {
+  if (sched->fd_watcher.load(std::memory_order_seq_cst) != nullptr || !fd_watch_wanted()) return;
+  M* m;
+  P* p = nullptr;
+  {
+    std::lock_guard<RankedMutex> lock(sched->lock);
+    m = sched->midle;
+    if (m == nullptr) p = pidle_get();
+  }
+  // An idle M re-evaluates fd_watch_wanted on every wake-up. Without one, an M started on an
+  // idle P polls, finds nothing and goes idle as the watcher (Go's handoffp starts one too).
+  if (m != nullptr) {
+    wake_m(m);
+  } else if (p != nullptr) {
+    startm(p, false);
+  }
 }
 
 void schedule_loop(M* m) {

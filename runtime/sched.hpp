@@ -50,7 +50,7 @@ struct Sched {
   std::atomic<uint64_t> created_external{0}, exited_external{0};  // spawns/exits without a P
   std::atomic<uint64_t> thread_parks{0}, thread_wakes{0}, blocking_calls{0}, handoffs{0},
       preempt_requests{0}, waiting_work_wakes{0}, hog_reports{0}, sysmon_polls{0},
-      idle_polled{0};
+      idle_polled{0}, fd_watch_requests{0};
 
   // Timers (timer.hpp). `timers` holds those armed without a P. The timer M is the idle M that
   // sleeps on its futex until the earliest deadline (sched.cpp, idle_park); timer_sleep_until is
@@ -58,6 +58,10 @@ struct Sched {
   TimerHeap timers;
   std::atomic<M*> timer_m{nullptr};
   std::atomic<int64_t> timer_sleep_until{kNoTimer};
+  // The idle M blocked in the poller (sched.cpp, fd_watch_wanted): one at most, and only while no
+  // P runs goroutines or while sysmon asks for it (fd_watch_requested, a hint: relaxed).
+  std::atomic<M*> fd_watcher{nullptr};
+  std::atomic<bool> fd_watch_requested{false};
 
   // sysmon
   Parker sysmon_parker;
@@ -97,6 +101,9 @@ void wakep_global();
 // Called from the tail of a G's switch with nothing left: enters the M's scheduler loop.
 void schedule_loop(M* m);
 void handoff_p(P* p);
+// Wakes an idle M to watch the fds if goroutines wait on them, nobody watches, and no P runs
+// goroutines (or sysmon asked for a watcher).
+void nudge_fd_watcher();
 // Body of every M thread but M0 (machine.cpp).
 void m_main(M* m);
 // Lock spinning policy (sync primitives): see sched.cpp.

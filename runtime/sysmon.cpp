@@ -4,7 +4,9 @@
 // goroutine that has held its P for > 10 ms without a new time slice to yield (preempt_point
 // and every runtime call honour it), (3) starts a thread for queued work that waited a whole
 // round while a P idled (wake_for_waiting_work), (4) gives back pages of idle cached stacks
-// about once a second, (5) prints the schedtrace line if asked. It sleeps 20 µs while it keeps
+// about once a second, (5) prints the schedtrace line if asked, (6) polls fds nobody polled for
+// 10 ms, or for 1 ms while a P idles and no M watches them (then idle Ms watch for a while:
+// kUnwatchedFdsNs). It sleeps 20 µs while it keeps
 // finding work, doubling after 50 idle rounds up to 10 ms (1 ms at most while work is queued
 // and a P idles); when every P is idle and no thread is blocked it
 // sleeps until woken (startm, blocking_enter and shutdown wake it) or for at most a second, so
@@ -40,6 +42,12 @@ constexpr int64_t kBlockingRetakeNs = 20'000;     // one sysmon tick
 constexpr int64_t kScavengeEveryNs = 1'000'000'000;
 constexpr int64_t kTimerGraceNs = 1'000'000;
 constexpr int64_t kNetpollStaleNs = 10'000'000;  // Go: sysmon polls after 10 ms without a poll
+// Fds nobody watched while a P idled: no idle M blocks in the poller while a P runs goroutines
+// (sched.cpp, fd_watch_wanted), since that P's M polls when it runs out of them. One that keeps
+// computing does not: after this long without a poll sysmon polls, and asks idle Ms to watch for
+// kFdWatchHoldNs, for as long as some P keeps running one goroutine (schedtick unchanged).
+constexpr int64_t kUnwatchedFdsNs = 1'000'000;
+constexpr int64_t kFdWatchHoldNs = 10'000'000;
 constexpr int64_t kDeepSleepAfterNs = 20'000'000;  // every P idle this long: sysmon sleeps until woken
 // While goroutines are queued and a P idles with nobody spinning, sysmon looks at least this
 // often, so work queued without a wake-up waits at most about two of these for another thread.
@@ -94,6 +102,19 @@ bool retake(int64_t now) {
     }
   }
   return acted;
+}
+
+// Whether some P has been running one goroutine since before the last round (its schedtick, as
+// retake recorded it, unchanged for kUnwatchedFdsNs).
+bool any_p_running_one_goroutine(int64_t now) {
+  for (P* p : sched->allp) {
+    if (p->status.load(std::memory_order_acquire) == PStatus::kRunning &&
+        p->schedtick.load(std::memory_order_relaxed) == p->sysmon_tick &&
+        now - p->sysmon_when >= kUnwatchedFdsNs) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // The backstop for work queued without waking anyone. An M that reaps completions of its own
@@ -160,7 +181,7 @@ void schedtrace(int64_t start) {
   std::string line = absl::StrFormat(
       "SCHED %dms: procs=%d idleprocs=%d threads=%d spinningthreads=%d blocking=%d "
       "globalrunq=%d runq=[%s] runs=%d parks=%d wakes=%d polls=%d/%d ringreaps=%d/%d "
-      "steals=%d/%d idles=%d idlepolled=%d sysmonpolls=%d\n",
+      "steals=%d/%d idles=%d idlepolled=%d sysmonpolls=%d fdwatchreqs=%d\n",
       (now_ns() - start) / 1000000, sched->procs, sched->npidle.load(), [] {
         std::lock_guard<RankedMutex> lock(sched->lock);
         return static_cast<int>(sched->allm.size());
@@ -168,7 +189,8 @@ void schedtrace(int64_t start) {
       sched->thread_parks.load(std::memory_order_relaxed),
       sched->thread_wakes.load(std::memory_order_relaxed), polled, polls, reaped, reaps, steals,
       steal_rounds, idles, sched->idle_polled.load(std::memory_order_relaxed),
-      sched->sysmon_polls.load(std::memory_order_relaxed));
+      sched->sysmon_polls.load(std::memory_order_relaxed),
+      sched->fd_watch_requests.load(std::memory_order_relaxed));
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
@@ -187,6 +209,7 @@ void sysmon_main() {
   bool work_queued = false;  // something was queued at the last round while a P idled
   int runnext_watch_left = 0;  // rounds until the runnext watch ends (kRunnextWatchRounds)
   bool runnext_watch_ended = false;  // the watch ended at the last round
+  int64_t fd_watch_until = 0;  // while Sched::fd_watch_requested: when the request lapses
   while (!sched->shutdown.load(std::memory_order_acquire)) {
     sigquit_poll();
     const bool all_idle = sched->npidle.load() == sched->procs && sched->nmblocking.load() == 0;
@@ -199,7 +222,12 @@ void sysmon_main() {
     // all Ps idle for microseconds at a time, and each deep sleep means a wake-up by the next
     // M that takes a P (measured: 10-17 k sysmon wake-ups/s under an HTTP load, with a stack
     // scavenge each time).
-    if (all_idle && now_ns() - idle_since >= kDeepSleepAfterNs && trace_ns == 0) {
+    // Fds waited on that no M watches while a P idles (see kUnwatchedFdsNs).
+    const bool fds_unwatched = netpoll::active() && netpoll::waiters() > 0 &&
+                               sched->fd_watcher.load(std::memory_order_seq_cst) == nullptr &&
+                               sched->npidle.load() > 0;
+    if (all_idle && now_ns() - idle_since >= kDeepSleepAfterNs && trace_ns == 0 &&
+        !fds_unwatched) {
       // Everything idle: deep sleep. Publish that we sleep, then re-check (pairs with the
       // seq_cst npidle/nmblocking updates followed by a sysmon_sleeping load in startm and
       // blocking_enter): either they see us asleep and wake us, or we see their change.
@@ -232,6 +260,7 @@ void sysmon_main() {
     if (runnext_watch_left > 0 || runnext_watch_ended) {
       sleep_ns = std::min(sleep_ns, kRunnextWatchNs);
     }
+    if (fds_unwatched) sleep_ns = std::min(sleep_ns, kUnwatchedFdsNs);
     sched->sysmon_parker.park_for(sleep_ns);
     int64_t now = now_ns();
     sched->coarse_now.store(now, std::memory_order_relaxed);
@@ -255,14 +284,34 @@ void sysmon_main() {
       sched->runnext_watched.store(runnext_watch_left > 0, std::memory_order_relaxed);
     }
     if (earliest_timer() <= now - kTimerGraceNs) run_all_timers(now);
-    // Fds nobody polled for 10 ms (every P busy, no M blocked in the poller): poll here;
-    // what is ready goes to the global queue (Go's sysmon does the same).
+    // Fds nobody polled for 10 ms (every P busy, no M blocked in the poller), or for
+    // kUnwatchedFdsNs while a P idles: poll here; what is ready goes to the global queue (Go's
+    // sysmon does the former). In the second case idle Ms watch from now on (poll_unwatched_fds).
     if (netpoll::active() && netpoll::waiters() > 0) {
       const int64_t last = netpoll::last_poll_ns();
-      if (last != 0 && now - last > kNetpollStaleNs) {
+      const bool unwatched = sched->npidle.load() > 0 &&
+                             sched->fd_watcher.load(std::memory_order_seq_cst) == nullptr;
+      if (last != 0 && now - last > (unwatched ? kUnwatchedFdsNs : kNetpollStaleNs)) {
         uint32_t n = 0;
         sched->sysmon_polls.fetch_add(1, std::memory_order_relaxed);
         if (G* list = netpoll::poll(0, &n)) inject_glist(list);
+        if (unwatched) {
+          fd_watch_until = now + kFdWatchHoldNs;
+          if (!sched->fd_watch_requested.load(std::memory_order_relaxed)) {
+            sched->fd_watch_requested.store(true, std::memory_order_relaxed);
+            sched->fd_watch_requests.fetch_add(1, std::memory_order_relaxed);
+          }
+          nudge_fd_watcher();
+        }
+      }
+    }
+    if (sched->fd_watch_requested.load(std::memory_order_relaxed) && now >= fd_watch_until) {
+      // Renewed while some P still runs the goroutine it ran a round ago (the computing one
+      // that does not poll); else idle Ms go back to watching only when every P idles.
+      if (any_p_running_one_goroutine(now)) {
+        fd_watch_until = now + kFdWatchHoldNs;
+      } else {
+        sched->fd_watch_requested.store(false, std::memory_order_relaxed);
       }
     }
     if (now - last_scavenge >= kScavengeEveryNs) {

@@ -42,7 +42,13 @@ struct SchedulerStats {
   // processor idled (work queued without a wake-up: completions of a thread's own io_uring).
   uint64_t waiting_work_wakes = 0;
   uint64_t hog_reports = 0;      // goroutines the hog detector reported (Config::hog_report)
-  uint64_t sysmon_polls = 0;     // netpoller polls by sysmon: nobody else had polled for 10 ms
+  // netpoller polls by sysmon: nobody else had polled for 10 ms, or for 1 ms while fds were
+  // unwatched and a processor idled
+  uint64_t sysmon_polls = 0;
+  // Times sysmon found the fds unwatched for 1 ms while a processor idled (the threads running
+  // goroutines, which poll when they run out of them, did not: one computes) and asked idle
+  // threads to watch them for a while.
+  uint64_t fd_watch_requests = 0;
   // Goroutines readied by threads without a processor, waiting in the poller or their ring.
   uint64_t idle_thread_polled = 0;
   uint64_t stack_bytes_reserved = 0;

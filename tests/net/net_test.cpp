@@ -31,6 +31,7 @@
 #include "netpoll/netpoll.hpp"
 #include "runtime/sched.hpp"
 #include "tests/support/procs.hpp"
+#include "tests/support/spin.hpp"
 
 namespace {
 
@@ -359,6 +360,75 @@ TEST(Net, ReadCompletesWhileItsSubmittingThreadIsBlocked) {
     EXPECT_TRUE(seen_while_blocked);
     wg.wait();
   }, procs(1));
+}
+
+// An idle thread blocks in the poller only while no processor runs goroutines (the running ones
+// poll when they run out of work). Here one goroutine computes without a scheduling point while
+// the other processor idles, so nobody polls: sysmon must notice within its 1 ms rule and have
+// idle threads watch the fds, and every round trip of a plain-thread client is served while the
+// computation goes on.
+TEST(Net, FdsAreServedWhileAGoroutineComputesAndAProcessorIdles) {
+  gort::run([] {
+    if (gort::rt::netpoll::runs_in_ring(gort::rt::netpoll::OpKind::kRecv)) {
+      // A read in the ring of the thread that then runs the computation waits for that thread
+      // (ARCHITECTURE.md, io_uring's ring reads): a limitation of that mode.
+      GTEST_SKIP() << "stream reads in the ring";
+    }
+    auto pair = connected_pair();
+    std::atomic<bool> stop{false}, computing{false};
+    gort::WaitGroup wg;
+    wg.add(2);
+    gort::go([&, conn = pair.server]() mutable {
+      char buf[64];
+      for (;;) {
+        auto n = conn.read(buf, sizeof buf);
+        if (!n || *n == 0) break;
+        if (!conn.write_all(buf, *n)) break;
+      }
+      wg.done();
+    });
+    gort::go([&] {
+      computing = true;
+      gort::test::SpinUntil(stop);
+      wg.done();
+    });
+    while (!computing.load()) gort::yield();
+    const int fd = pair.client.fd();
+    constexpr int kRoundTrips = 20;
+    int served = 0;
+    std::thread client([&] {
+      // Blocking reads with a limit, so that a lost event fails the test instead of hanging it.
+      const int flags = fcntl(fd, F_GETFL);
+      fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+      timeval limit{20, 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+      for (int i = 0; i < kRoundTrips; ++i) {
+        // Paced, so that the server's thread has gone idle before each request (a client that
+        // answers within microseconds finds it still polling, and nothing is left to watch).
+        usleep(2000);
+        char out[8], in[8];
+        std::snprintf(out, sizeof out, "%07d", i);
+        if (::send(fd, out, sizeof out, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof out)) break;
+        size_t got = 0;
+        while (got < sizeof in) {
+          const ssize_t n = ::recv(fd, in + got, sizeof in - got, 0);
+          if (n <= 0) break;
+          got += static_cast<size_t>(n);
+        }
+        if (got != sizeof in || std::memcmp(in, out, sizeof in) != 0) break;
+        ++served;
+      }
+      ::shutdown(fd, SHUT_WR);  // the server sees EOF
+      stop = true;
+    });
+    wg.wait();  // parks this goroutine: its processor idles meanwhile
+    gort::blocking([&] { client.join(); });
+    EXPECT_EQ(served, kRoundTrips);
+    // (At least once in this run: one request lasts 10 ms, or longer while the computation
+    // goes on, and may have come before the round trips did.)
+    const gort::SchedulerStats st = gort::stats();
+    EXPECT_GT(st.fd_watch_requests, 0u) << st.to_string();
+  }, procs(2));
 }
 
 // A goroutine pinned to its thread (ThreadPin) does its socket I/O there; while it waits, that
