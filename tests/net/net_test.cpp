@@ -85,6 +85,16 @@ ConnectedPair connected_pair() {
   return {*ln, *c, *s};
 }
 
+// Echoes what arrives until EOF or an error.
+void echo_until_eof(Conn& conn) {
+  char buf[4096];
+  for (;;) {
+    auto n = conn.read(buf, sizeof buf);
+    if (!n || *n == 0) break;
+    if (!conn.write_all(buf, *n)) break;
+  }
+}
+
 // Echoes every connection until EOF; returns when the listener is closed.
 void serve_echo(Listener ln, gort::WaitGroup* wg) {
   for (;;) {
@@ -95,12 +105,7 @@ void serve_echo(Listener ln, gort::WaitGroup* wg) {
     }
     wg->add(1);
     gort::go([conn = std::move(*c), wg]() mutable {
-      char buf[4096];
-      for (;;) {
-        auto n = conn.read(buf, sizeof buf);
-        if (!n || *n == 0) break;
-        if (!conn.write_all(buf, *n)) break;
-      }
+      echo_until_eof(conn);
       conn.close();
       wg->done();
     });
@@ -379,12 +384,7 @@ TEST(Net, FdsAreServedWhileAGoroutineComputesAndAProcessorIdles) {
     gort::WaitGroup wg;
     wg.add(2);
     gort::go([&, conn = pair.server]() mutable {
-      char buf[64];
-      for (;;) {
-        auto n = conn.read(buf, sizeof buf);
-        if (!n || *n == 0) break;
-        if (!conn.write_all(buf, *n)) break;
-      }
+      echo_until_eof(conn);
       wg.done();
     });
     gort::go([&] {
