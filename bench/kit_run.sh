@@ -9,7 +9,9 @@
 #   bench/kit_run.sh KIT_DIR RESULTS_DIR
 #
 # PHASES="smoke echo http core"   smoke: one short run of every server, stops the script on a
-#                                 failure (so a broken kit costs seconds, not the whole lease)
+#                                 failure (so a broken kit costs seconds, not the whole lease);
+#                                 light (not in the default): echo at 10 connections with one
+#                                 client thread, a server that is not CPU-bound
 # NET_REPS=5 NET_DURATION=2 NET_WARMUP=1 CONNS="100 1000" CLIENT_N=8
 # CORE_REPS=3 CORE_PROCS="1 2 4 8 16" (capped at nproc)
 # CORE_WORKLOADS="skynet_chan fib mpmc mutex pingpong ring select4"
@@ -101,6 +103,12 @@ for phase in $PHASES; do
       fi
       ;;
     echo | http) net "$phase" "$NET_REPS" "$NET_DURATION" "$NET_WARMUP" "$CONNS" "$res/$phase.md" ;;
+    light)
+      saved_threads=$threads
+      threads=1
+      net echo "$NET_REPS" "$NET_DURATION" "$NET_WARMUP" 10 "$res/light.md"
+      threads=$saved_threads
+      ;;
     core)
       procs=""
       for p in $CORE_PROCS; do ((p <= $(nproc))) && procs+="$p "; done
