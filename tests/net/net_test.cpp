@@ -368,12 +368,12 @@ TEST(Net, ReadCompletesWhileItsSubmittingThreadIsBlocked) {
 }
 
 // An idle thread blocks in the poller only while no processor runs goroutines (the running ones
-// poll when they run out of work). Here one goroutine computes without a scheduling point while
-// the other processor idles, so nobody polls: sysmon must notice within its 1 ms rule and have
-// idle threads watch the fds, and every round trip of a plain-thread client is served while the
-// computation goes on.
-TEST(Net, FdsAreServedWhileAGoroutineComputesAndAProcessorIdles) {
-  gort::run([] {
+// poll when they run out of work). Here one goroutine computes while the other processor idles,
+// without a scheduling point or yielding in a loop (its queue is never empty, so its thread never
+// polls): nobody polls, and sysmon must notice within its 1 ms rule and have idle threads watch
+// the fds. Every round trip of a plain-thread client is served while the computation goes on.
+void round_trips_while_a_goroutine_computes(bool yields) {
+  gort::run([yields] {
     if (gort::rt::netpoll::runs_in_ring(gort::rt::netpoll::OpKind::kRecv)) {
       // A read in the ring of the thread that then runs the computation waits for that thread
       // (ARCHITECTURE.md, io_uring's ring reads): a limitation of that mode.
@@ -387,9 +387,13 @@ TEST(Net, FdsAreServedWhileAGoroutineComputesAndAProcessorIdles) {
       echo_until_eof(conn);
       wg.done();
     });
-    gort::go([&] {
+    gort::go([&, yields] {
       computing = true;
-      gort::test::SpinUntil(stop);
+      if (yields) {
+        while (!stop.load()) gort::yield();
+      } else {
+        gort::test::SpinUntil(stop);
+      }
       wg.done();
     });
     while (!computing.load()) gort::yield();
@@ -429,6 +433,14 @@ TEST(Net, FdsAreServedWhileAGoroutineComputesAndAProcessorIdles) {
     const gort::SchedulerStats st = gort::stats();
     EXPECT_GT(st.fd_watch_requests, 0u) << st.to_string();
   }, procs(2));
+}
+
+TEST(Net, FdsAreServedWhileAGoroutineComputesAndAProcessorIdles) {
+  round_trips_while_a_goroutine_computes(/*yields=*/false);
+}
+
+TEST(Net, FdsAreServedWhileAGoroutineYieldsInALoopAndAProcessorIdles) {
+  round_trips_while_a_goroutine_computes(/*yields=*/true);
 }
 
 // A goroutine pinned to its thread (ThreadPin) does its socket I/O there; while it waits, that
