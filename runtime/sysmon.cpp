@@ -222,8 +222,10 @@ void sysmon_main() {
     // all Ps idle for microseconds at a time, and each deep sleep means a wake-up by the next
     // M that takes a P (measured: 10-17 k sysmon wake-ups/s under an HTTP load, with a stack
     // scavenge each time).
-    // Fds waited on that no M watches while a P idles (see kUnwatchedFdsNs).
-    const bool fds_unwatched = netpoll::active() && netpoll::waiters() > 0 &&
+    // Fds waited on that no M watches while a P idles (see kUnwatchedFdsNs). Readiness only:
+    // a ring operation completes in its own M's ring, which that M reaps whether or not it
+    // watches.
+    const bool fds_unwatched = netpoll::active() && netpoll::readiness_waiters() > 0 &&
                                sched->fd_watcher.load(std::memory_order_seq_cst) == nullptr &&
                                sched->npidle.load() > 0;
     if (all_idle && now_ns() - idle_since >= kDeepSleepAfterNs && trace_ns == 0 &&
@@ -286,10 +288,11 @@ void sysmon_main() {
     if (earliest_timer() <= now - kTimerGraceNs) run_all_timers(now);
     // Fds nobody polled for 10 ms (every P busy, no M blocked in the poller), or for
     // kUnwatchedFdsNs while a P idles: poll here; what is ready goes to the global queue (Go's
-    // sysmon does the former). In the second case idle Ms watch from now on (poll_unwatched_fds).
+    // sysmon does the former). In the second case idle Ms watch from now on, for a while
+    // (Sched::fd_watch_requested).
     if (netpoll::active() && netpoll::waiters() > 0) {
       const int64_t last = netpoll::last_poll_ns();
-      const bool unwatched = sched->npidle.load() > 0 &&
+      const bool unwatched = netpoll::readiness_waiters() > 0 && sched->npidle.load() > 0 &&
                              sched->fd_watcher.load(std::memory_order_seq_cst) == nullptr;
       if (last != 0 && now - last > (unwatched ? kUnwatchedFdsNs : kNetpollStaleNs)) {
         uint32_t n = 0;
