@@ -50,7 +50,7 @@ struct Sched {
   std::atomic<uint64_t> created_external{0}, exited_external{0};  // spawns/exits without a P
   std::atomic<uint64_t> thread_parks{0}, thread_wakes{0}, blocking_calls{0}, handoffs{0},
       preempt_requests{0}, waiting_work_wakes{0}, hog_reports{0}, sysmon_polls{0},
-      idle_polled{0}, fd_watch_requests{0};
+      idle_polled{0}, fd_watch_requests{0}, sysmon_rounds{0};
 
   // Timers (timer.hpp). `timers` holds those armed without a P. The timer M is the idle M that
   // sleeps on its futex until the earliest deadline (sched.cpp, idle_park); timer_sleep_until is

@@ -56,6 +56,7 @@ SchedulerStats stats() {
   st.waiting_work_wakes = s->waiting_work_wakes.load(std::memory_order_relaxed);
   st.sysmon_polls = s->sysmon_polls.load(std::memory_order_relaxed);
   st.fd_watch_requests = s->fd_watch_requests.load(std::memory_order_relaxed);
+  st.sysmon_rounds = s->sysmon_rounds.load(std::memory_order_relaxed);
   st.idle_thread_polled = s->idle_polled.load(std::memory_order_relaxed);
   for (rt::P* p : s->allp) {
     ProcessorStats ps;
@@ -82,12 +83,13 @@ std::string SchedulerStats::to_string() const {
       "gort scheduler: procs=%d goroutines=%d created=%d threads=%d idle_procs=%d spinning=%d\n"
       "  thread parks=%d wakes=%d global_queue=%d blocking_calls=%d handoffs=%d "
       "preempt_requests=%d waiting_work_wakes=%d hog_reports=%d\n  stacks in use=%d reserved=%.1f MiB\n"
-      "  poller=%s io_waiters=%d sysmon_polls=%d fd_watch_requests=%d idle_thread_polled=%d\n",
+      "  poller=%s io_waiters=%d sysmon_rounds=%d sysmon_polls=%d fd_watch_requests=%d "
+      "idle_thread_polled=%d\n",
       procs, goroutines, goroutines_created, threads, idle_processors, spinning_threads,
       thread_parks, thread_wakes, global_queue_length, blocking_calls, handoffs, preempt_requests,
       waiting_work_wakes, hog_reports,
       stacks_in_use, static_cast<double>(stack_bytes_reserved) / (1024.0 * 1024.0), poller,
-      io_waiters, sysmon_polls, fd_watch_requests, idle_thread_polled);
+      io_waiters, sysmon_rounds, sysmon_polls, fd_watch_requests, idle_thread_polled);
   for (size_t i = 0; i < processors.size(); ++i) {
     const ProcessorStats& p = processors[i];
     absl::StrAppendFormat(&out,

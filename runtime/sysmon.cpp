@@ -250,6 +250,7 @@ void sysmon_main() {
         sched->sysmon_parker.park_for(sleep_ns);
       }
       sched->sysmon_sleeping.store(false, std::memory_order_seq_cst);
+      sched->sysmon_rounds.fetch_add(1, std::memory_order_relaxed);
       delay_ns = 20'000;
       idle_rounds = 0;
       idle_since = 0;
@@ -264,6 +265,7 @@ void sysmon_main() {
     }
     if (fds_unwatched) sleep_ns = std::min(sleep_ns, kUnwatchedFdsNs);
     sched->sysmon_parker.park_for(sleep_ns);
+    sched->sysmon_rounds.fetch_add(1, std::memory_order_relaxed);
     int64_t now = now_ns();
     sched->coarse_now.store(now, std::memory_order_relaxed);
     idle_rounds = retake(now) ? 0 : idle_rounds + 1;

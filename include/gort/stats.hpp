@@ -49,6 +49,9 @@ struct SchedulerStats {
   // goroutines, which poll when they run out of them, did not: one computes) and asked idle
   // threads to watch them for a while.
   uint64_t fd_watch_requests = 0;
+  // sysmon's wake-ups: 20 µs apart while the scheduler is busy, backing off to 10 ms, and at
+  // most one a second once every processor has been idle for a while.
+  uint64_t sysmon_rounds = 0;
   // Goroutines readied by threads without a processor, waiting in the poller or their ring.
   uint64_t idle_thread_polled = 0;
   uint64_t stack_bytes_reserved = 0;
