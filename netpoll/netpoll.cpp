@@ -29,6 +29,9 @@ std::atomic<bool> g_announced{false};
 // Config::uring_reads == kRing for the run in progress; set by init before any goroutine runs (the
 // runtime's start publishes it), read on every stream read.
 std::atomic<bool> g_ring_reads{true};
+// The backend runs operations itself (io_uring); cached at init so that the question, asked on
+// every socket operation, costs two loads instead of a virtual call.
+std::atomic<bool> g_runs_ops{false};
 
 const char* poller_name(Poller p) {
   switch (p) {
@@ -83,6 +86,7 @@ void init(const Config& config) {
                  : config.uring_reads == UringReads::kRing ? " (stream reads in the ring)"
                                                              : " (stream reads on readiness)");
   }
+  g_runs_ops.store(b->runs_operations(), std::memory_order_relaxed);
   g_backend.store(b, std::memory_order_release);
 }
 
@@ -104,8 +108,9 @@ const char* backend_name() {
 }
 
 bool runs_in_ring(OpKind kind) {
-  Backend* b = backend();
-  if (b == nullptr || !b->runs_operations()) return false;
+  // g_runs_ops is written before g_backend's release store; every caller already reached the
+  // backend through an acquire load (its fd is registered), so the relaxed load sees it.
+  if (!g_runs_ops.load(std::memory_order_relaxed)) return false;
   if (kind == OpKind::kRecv || kind == OpKind::kRecvMsg) {
     return g_ring_reads.load(std::memory_order_relaxed);
   }

@@ -77,7 +77,8 @@ class Socket {
   rt::netpoll::WaitResult wait_ready(Mode mode, int64_t deadline_ns);
   rt::netpoll::WaitResult wait_thread(Mode mode, int64_t deadline_ns);
   rt::netpoll::PollDesc* ensure_pd();
-  // The ring path of io(): nullopt means "use the readiness loop".
+  // The ring path of io() (callers check netpoll::runs_in_ring first): nullopt means "use the
+  // readiness loop".
   std::optional<Result<size_t>> ring_io(Mode mode, Deadline d, rt::netpoll::OpRequest* op);
   void finish_close();
 
