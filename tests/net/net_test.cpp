@@ -256,21 +256,43 @@ TEST(Net, DeadlineSetWhileAReadWaitsAppliesToIt) {
     wg.wait();
     EXPECT_EQ(err, std::errc::timed_out);
 
-    // The deadline moved later while a read waits: the read goes on and gets the data.
-    reader.set_read_deadline(Deadline::after(10ms));
+    // The deadline moved later while a read waits: the read goes on and gets the data. The
+    // first deadline must still be ahead when the read parks and when it is moved; on a slow
+    // machine (sanitizers, a loaded CI runner) it can pass first, and the read then times out
+    // before the test could move it. Such an attempt says nothing, so it is repeated with a
+    // longer first deadline; a runtime that ignores the moved deadline fails every attempt.
     std::string got;
-    wg.add(1);
-    gort::go([&] {
-      char b[8];
-      auto r = reader.read(b, sizeof b);
-      if (r) got.assign(b, *r);
-      wg.done();
-    });
-    while (gort::stats().io_waiters == 0) gort::yield();
-    reader.set_read_deadline(Deadline::none());
-    gort::sleep_for(30ms);  // past the first deadline
-    EXPECT_TRUE(pair.client.write_all("late"));
-    wg.wait();
+    for (auto first = 10ms; got.empty(); first *= 4) {
+      ASSERT_LE(first, 2560ms) << "the moved deadline never applied to the waiting read";
+      reader.set_read_deadline(Deadline::after(first));
+      std::atomic<bool> finished{false};
+      std::error_code read_err;
+      wg.add(1);
+      gort::go([&] {
+        char b[8];
+        auto r = reader.read(b, sizeof b);
+        if (r) got.assign(b, *r);
+        else read_err = r.error();
+        finished = true;
+        wg.done();
+      });
+      // Until the read parks, or ends because its deadline passed before it could.
+      while (gort::stats().io_waiters == 0 && !finished) gort::yield();
+      reader.set_read_deadline(Deadline::none());
+      bool wrote = false;
+      if (!finished) {
+        gort::sleep_for(first + 20ms);  // past the first deadline
+        wrote = true;
+        EXPECT_TRUE(pair.client.write_all("late"));
+      }
+      wg.wait();
+      if (got.empty()) {
+        ASSERT_EQ(read_err, std::errc::timed_out);
+        // Timed out before the move took effect: the next attempt must not find this data.
+        char stale[4];
+        if (wrote) ASSERT_TRUE(reader.read_exact(stale, sizeof stale));
+      }
+    }
     EXPECT_EQ(got, "late");
   }, procs(2));
 }
