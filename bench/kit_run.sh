@@ -12,6 +12,10 @@
 #                                 failure (so a broken kit costs seconds, not the whole lease);
 #                                 light (not in the default): echo at 10 connections with one
 #                                 client thread, a server that is not CPU-bound
+#                                 solo (not in the default): echo at 100 connections with every
+#                                 server on one CPU (GORT_PROCS=GOMAXPROCS=1): set beside the
+#                                 2-CPU echo phase, it tells a cost of gort's own path (already
+#                                 there at 1 proc) from one of running on two cores
 # NET_REPS=5 NET_DURATION=2 NET_WARMUP=1 CONNS="100 1000" CLIENT_N=8
 # CORE_REPS=3 CORE_PROCS="1 2 4 8 16" (capped at nproc)
 # CORE_WORKLOADS="skynet_chan fib mpmc mutex pingpong ring select4"
@@ -84,9 +88,10 @@ pin=()
 if [[ "$server_cpus" != - ]]; then pin=(SERVER_CPUS="$server_cpus" CLIENT_CPUS="$client_cpus"); fi
 threads=$([[ "$server_cpus" != - ]] && echo "$CLIENT_N" || echo 2)
 threads=$((threads > 6 ? 6 : threads))
+procs=2
 
 net() {  # scenario reps duration warmup conns report
-  env "${pin[@]}" PEERS_BIN="$prefix/peers" INSTALL=0 PROCS=2 SCENARIOS="$1" REPS="$2" DURATION="$3" \
+  env "${pin[@]}" PEERS_BIN="$prefix/peers" INSTALL=0 PROCS="$procs" SCENARIOS="$1" REPS="$2" DURATION="$3" \
     WARMUP="$4" CONNS="$5" GORT_SERVERS="gort-epoll gort-io_uring" CLIENT_THREADS="$threads" \
     WRK_THREADS="$threads" SCHEDTRACE=1000 OUT="$6" LOG="$res/net.log" \
     "$here/net_compare.sh" "$prefix/build"
@@ -109,10 +114,18 @@ for phase in $PHASES; do
       net echo "$NET_REPS" "$NET_DURATION" "$NET_WARMUP" 10 "$res/light.md"
       threads=$saved_threads
       ;;
+    solo)
+      saved_pin=("${pin[@]}")
+      if [[ "$server_cpus" != - ]]; then pin=(SERVER_CPUS="${server_cpus%%,*}" CLIENT_CPUS="$client_cpus"); fi
+      procs=1
+      net echo "$NET_REPS" "$NET_DURATION" "$NET_WARMUP" 100 "$res/solo.md"
+      procs=2
+      pin=("${saved_pin[@]}")
+      ;;
     core)
-      procs=""
-      for p in $CORE_PROCS; do ((p <= $(nproc))) && procs+="$p "; done
-      REPS="$CORE_REPS" PROCS="$procs" WORKLOADS="$CORE_WORKLOADS" RUN_TIMEOUT=60 \
+      core_procs=""
+      for p in $CORE_PROCS; do ((p <= $(nproc))) && core_procs+="$p "; done
+      REPS="$CORE_REPS" PROCS="$core_procs" WORKLOADS="$CORE_WORKLOADS" RUN_TIMEOUT=60 \
         GO_PEER="$prefix/peers/gortpeers" OUT="$res/core.md" "$here/compare.sh" "$prefix/build"
       ;;
     *) die "unknown phase '$phase'" ;;
