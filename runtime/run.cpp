@@ -29,10 +29,6 @@
 #include "runtime/sema.hpp"
 #include "runtime/stack.hpp"
 
-#if defined(GORT_ASAN)
-extern "C" void __asan_unpoison_memory_region(void const volatile* addr, size_t size);
-#endif
-
 namespace gort::rt {
 
 void install_overflow_describer();          // goroutine.cpp
@@ -54,9 +50,7 @@ void abandon_leftovers() {
     GStatus s = g->status.load(std::memory_order_acquire);
     if (s == GStatus::kIdle) return;
     if (g->started) {
-#if defined(GORT_ASAN)
-      __asan_unpoison_memory_region(g->stack.lo, g->stack.reserved);
-#endif
+      stack_forget_frames(g->stack, g->ctx.handle);  // the frames it was parked in
       stack_release(g->stack, nullptr);
       g->stack = Stack{};
       g->ctx.destroy();

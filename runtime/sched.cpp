@@ -820,12 +820,13 @@ void after_yield_migrate(G* g, void*) {
 void after_exit(G* g, void*) {
   M* m = current_m();
   // Keep a default-size stack with the descriptor (g_free decides where it ends up); under ASan
-  // always release it, since stack_release clears the dead frames' poisoned shadow.
+  // always release it, with the dead frames' poisoned shadow cleared.
   bool keep = g->stack_request == 0 && g->stack.reserved == stack_default_reserve();
 #if defined(GORT_ASAN)
   keep = false;
 #endif
   if (!keep) {
+    stack_forget_frames(g->stack, g->ctx.handle);  // saved by the switch that ended it
     stack_release(g->stack, m->p ? &m->p->stacks : nullptr);
     g->stack = Stack{};
   }

@@ -695,17 +695,28 @@ Stack stack_allocate(size_t reserve, StackCache* cache) {
   return s;
 }
 
-void stack_release(const Stack& stack, StackCache* cache) {
-  if (!stack.valid()) return;
+void stack_forget_frames(const Stack& stack, const void* sp) {
 #if defined(GORT_STACK_ASAN)
   // The frames that were live when the goroutine switched away for the last time leave their
-  // redzones poisoned in ASan's shadow; the next owner of the slot would trip over them. The
-  // check only reads the shadow (untouched shadow stays uncommitted); only the poisoned part,
-  // from its lowest byte up, is rewritten.
-  if (void* p = __asan_region_is_poisoned(stack.lo, stack.reserved)) {
+  // redzones poisoned in ASan's shadow; the next owner of the slot would trip over them. Only
+  // [sp, hi) is looked at, and only its poisoned part, from its lowest byte up, is rewritten.
+  // Reading the whole reservation's shadow (32 KiB per 256 KiB stack) is not free: kernels that
+  // commit a page on a read fault of untouched anonymous memory (this project's 6.18 VMs do) made
+  // the shadow of a million released stacks 30 GB, and the OOM killer ended the test.
+  if (!stack.valid()) return;
+  char* from = static_cast<char*>(const_cast<void*>(sp));
+  if (from < stack.lo || from >= stack.hi) from = stack.lo;  // no usable sp: the whole stack
+  if (void* p = __asan_region_is_poisoned(from, static_cast<size_t>(stack.hi - from))) {
     __asan_unpoison_memory_region(p, static_cast<size_t>(stack.hi - static_cast<char*>(p)));
   }
+#else
+  (void)stack;
+  (void)sp;
 #endif
+}
+
+void stack_release(const Stack& stack, StackCache* cache) {
+  if (!stack.valid()) return;
   uint32_t cls = stack.size_class & kClassMask;
   if (cache != nullptr && cls == g_default_class.load(std::memory_order_relaxed)) {
     StackAllocator::release(stack, cache);

@@ -79,8 +79,14 @@ void stack_set_overflow_describer(OverflowDescriber describer);
 // (then the global pool is used). Returns an invalid Stack when address space or the mapping
 // limit is exhausted.
 Stack stack_allocate(size_t reserve, StackCache* cache);
-// Returns a stack for reuse. `cache` may be null.
+// Returns a stack for reuse. `cache` may be null. Under ASan the stack's shadow must be clean:
+// a stack that ran a goroutine goes through stack_forget_frames first.
 void stack_release(const Stack& stack, StackCache* cache);
+// ASan only (a no-op otherwise): clears the shadow poisoning of the frames that were live on
+// `stack` when its goroutine switched away for the last time, which all lie in [sp, top):
+// `sp` is the context's saved handle. Frames that returned unpoisoned themselves, and an
+// exception's unwinding is unpoisoned by ASan's no-return hook, so nothing below sp is left.
+void stack_forget_frames(const Stack& stack, const void* sp);
 // Moves every stack of `cache` to the global pool (a P going away).
 void stack_cache_flush(StackCache* cache);
 // Gives back to the kernel the pages of stacks idle in the global pool since the previous call

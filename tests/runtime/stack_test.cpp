@@ -169,6 +169,7 @@ void RunOn(const Stack& stack, void (*entry)(void*), Fiber& f) {
   f.main.init_for_thread();
   f.self.init(stack.lo, stack.reserved, entry, &f);
   f.main.switch_to(f.self);
+  stack_forget_frames(stack, f.self.handle);  // as the scheduler does before a release
   f.self.destroy();
 }
 
