@@ -330,8 +330,9 @@ void release_timer_role() {
 // when it runs out of them (find_runnable), so a second M blocked in the poller meanwhile was
 // woken by the kernel for events the first would have collected microseconds later: a thread
 // wake-up per few messages at light load, the two Ms taking turns (ARCHITECTURE §10, "An idle
-// M watches the fds only while no P runs goroutines"). sysmon covers the case where the running Ms do not poll (one computes while a P
-// idles): it polls after kUnwatchedFdsNs and then asks idle Ms to watch (fd_watch_requested).
+// M watches the fds only while no P runs goroutines"). sysmon covers the case where the running
+// Ms do not poll (one computes while a P idles): it polls after kUnwatchedFdsNs and then asks
+// idle Ms to watch (fd_watch_requested).
 //
 // Against a lost watch: every M that gives up a P puts it on the idle list (npidle++, a seq_cst
 // read-modify-write) before it reads npidle here, so the last of them sees every P idle; a P
