@@ -47,6 +47,36 @@ bool parse_port(const std::string& p, uint16_t* out) {
   return true;
 }
 
+// A port written as digits must be in range before a name is resolved: getaddrinfo takes
+// "70000" and wraps it to 4464, so listen_tcp("host:70000") would bind a port nobody asked for.
+bool numeric_port_out_of_range(const std::string& p) {
+  uint16_t ignored;
+  return !p.empty() && p.find_first_not_of("0123456789") == std::string::npos &&
+         !parse_port(p, &ignored);
+}
+
+// An IPv6 zone: an interface name ("lo", "eth0") or its index. 0 when it names no interface.
+uint32_t zone_index(const std::string& zone) {
+  unsigned v = 0;
+  auto [ptr, ec] = std::from_chars(zone.data(), zone.data() + zone.size(), v);
+  if (ec == std::errc() && ptr == zone.data() + zone.size()) return v;
+  return if_nametoindex(zone.c_str());
+}
+
+// getaddrinfo's failures other than "no such host" and a bad service, with gai_strerror's text
+// ("Temporary failure in name resolution", ...), so a caller can tell a resolver that could not
+// answer from a name that does not exist.
+class ResolverCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "gort.resolver"; }
+  std::string message(int ev) const override { return gai_strerror(ev); }
+};
+
+const std::error_category& resolver_category() noexcept {
+  static const ResolverCategory category;
+  return category;
+}
+
 }  // namespace
 
 Address Address::from_sockaddr(const sockaddr* sa, socklen_t len) {
@@ -80,6 +110,7 @@ Result<Address> Address::parse(std::string_view host_port) {
   auto* s6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
   std::string host = hp.host;
   std::string zone;
+  const bool pct_found = host.find('%') != std::string::npos;
   if (const size_t pct = host.find('%'); pct != std::string::npos) {
     zone = host.substr(pct + 1);
     host.resize(pct);
@@ -87,7 +118,10 @@ Result<Address> Address::parse(std::string_view host_port) {
   if (inet_pton(AF_INET6, host.c_str(), &s6->sin6_addr) == 1) {
     s6->sin6_family = AF_INET6;
     s6->sin6_port = htons(port);
-    if (!zone.empty()) s6->sin6_scope_id = if_nametoindex(zone.c_str());
+    if (pct_found) {
+      s6->sin6_scope_id = zone_index(zone);
+      if (s6->sin6_scope_id == 0) return Errc::invalid_address;  // no such interface
+    }
     a.len_ = sizeof *s6;
     return a;
   }
@@ -97,7 +131,9 @@ Result<Address> Address::parse(std::string_view host_port) {
 Result<std::vector<Address>> Address::resolve(std::string_view host_port) {
   if (auto a = parse(host_port)) return std::vector<Address>{*a};
   HostPort hp;
-  if (!split_host_port(host_port, &hp)) return Errc::invalid_address;
+  if (!split_host_port(host_port, &hp) || numeric_port_out_of_range(hp.port)) {
+    return Errc::invalid_address;
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -109,15 +145,16 @@ Result<std::vector<Address>> Address::resolve(std::string_view host_port) {
   });
   if (rc != 0) {
     if (rc == EAI_SYSTEM) return std::error_code(errno, std::generic_category());
-    if (rc == EAI_NONAME || rc == EAI_SERVICE) return Errc::invalid_address;
-    return std::make_error_code(std::errc::host_unreachable);
+    if (rc == EAI_SERVICE) return Errc::invalid_address;  // a port that is no number, no service
+    if (rc == EAI_NONAME || rc == EAI_NODATA || rc == EAI_ADDRFAMILY) return Errc::host_not_found;
+    return std::error_code(rc, resolver_category());
   }
   std::vector<Address> out;
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
     out.push_back(from_sockaddr(ai->ai_addr, ai->ai_addrlen));
   }
   freeaddrinfo(res);
-  if (out.empty()) return Errc::invalid_address;
+  if (out.empty()) return Errc::host_not_found;
   return out;
 }
 
@@ -149,9 +186,16 @@ std::string Address::to_string() const {
     return out;
   }
   if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf, sizeof buf);
+    const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&storage_);
+    inet_ntop(AF_INET6, &s6->sin6_addr, buf, sizeof buf);
     std::string out = "[";
     out += buf;
+    if (s6->sin6_scope_id != 0) {  // "[fe80::1%eth0]:80": parse() reads it back
+      char name[IF_NAMESIZE] = {};
+      out += '%';
+      const uint32_t id = s6->sin6_scope_id;
+      out += if_indextoname(id, name) ? std::string(name) : std::to_string(id);
+    }
     out += "]:";
     out += std::to_string(port());
     return out;

@@ -106,6 +106,15 @@ Result<Socket*> live(const std::shared_ptr<Socket>& s) {
 // Conn -------------------------------------------------------------------------------------
 
 Result<Conn> Conn::adopt(int fd) {
+  // Checked before anything changes, so a refused fd stays the caller's, as it was: reads are
+  // recv(2), which a pipe or a file would fail on every call (ENOTSOCK), and a datagram socket
+  // has no stream to read_exact from (UdpSocket is for those).
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return errno_code(last_errno());
+  if (type != SOCK_STREAM && type != SOCK_SEQPACKET) {
+    return std::make_error_code(std::errc::wrong_protocol_type);
+  }
   const int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return errno_code(last_errno());
   return Conn(Socket::make(fd, true));

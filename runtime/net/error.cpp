@@ -17,6 +17,7 @@ class NetCategory final : public std::error_category {
       case Errc::invalid_address: return "invalid address";
       case Errc::poller_unavailable: return "poller backend unavailable";
       case Errc::not_in_runtime: return "no gort runtime is running";
+      case Errc::host_not_found: return "no such host";
     }
     return "unknown gort.net error";
   }

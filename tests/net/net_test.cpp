@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -133,6 +134,73 @@ TEST(Net, AddressParsing) {
   auto u = gort::net::Address::unix_path("/tmp/x.sock");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->to_string(), "unix:/tmp/x.sock");
+
+  // IPv6 zones: by name or index, kept by to_string so the text parses back to the same address.
+  auto scoped = gort::net::Address::parse("[fe80::1%lo]:80");
+  ASSERT_TRUE(scoped);
+  EXPECT_EQ(scoped->to_string(), "[fe80::1%lo]:80");
+  const std::string lo_index = std::to_string(if_nametoindex("lo"));
+  auto by_index = gort::net::Address::parse("[fe80::1%" + lo_index + "]:80");
+  ASSERT_TRUE(by_index);
+  EXPECT_EQ(*by_index, *scoped);
+  EXPECT_EQ(gort::net::Address::parse("[fe80::1%no-such-if0]:80").error(), Errc::invalid_address);
+}
+
+// A digit port above 65535 is refused before any name lookup: getaddrinfo would wrap "70000"
+// to 4464 and the listener would bind a port nobody asked for.
+TEST(Net, PortOutOfRangeIsRefusedForNamesToo) {
+  gort::run([] {
+    for (const char* bad : {"localhost:70000", "localhost:65536", "127.0.0.1:70000", ":99999"}) {
+      EXPECT_EQ(gort::net::Address::resolve(bad).error(), Errc::invalid_address) << bad;
+      EXPECT_EQ(gort::net::listen_tcp(bad).error(), Errc::invalid_address) << bad;
+    }
+    auto ok = gort::net::Address::resolve("localhost:65535");
+    ASSERT_TRUE(ok) << ok.error().message();
+    EXPECT_EQ((*ok)[0].port(), 65535);
+  }, procs(1));
+}
+
+// "No such host" is neither a malformed address nor a routing error. ".invalid" never resolves
+// (RFC 6761); a machine without a reachable DNS server may answer "try again" instead, which is
+// the resolver's own error, also not invalid_address.
+TEST(Net, UnknownHostIsHostNotFoundNotAnInvalidAddress) {
+  gort::run([] {
+    auto r = gort::net::Address::resolve("no-such-host.invalid:80");
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error(), Errc::invalid_address) << r.error().message();
+    EXPECT_NE(r.error(), std::errc::host_unreachable) << r.error().message();
+    if (r.error() != Errc::host_not_found) {
+      EXPECT_STREQ(r.error().category().name(), "gort.resolver") << r.error().message();
+      EXPECT_FALSE(r.error().message().empty());
+    } else {
+      EXPECT_EQ(r.error().message(), "no such host");
+    }
+    auto d = gort::net::dial_tcp("no-such-host.invalid:80", Deadline::after(10s));
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error(), r.error());
+    EXPECT_EQ(gort::net::Address::resolve("localhost:no-such-service").error(),
+              Errc::invalid_address);
+  }, procs(1));
+}
+
+// adopt() takes stream sockets only, and a refused fd is left as it was (still blocking, open).
+TEST(Net, AdoptRefusesWhatIsNotAStreamSocket) {
+  gort::run([] {
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    EXPECT_EQ(Conn::adopt(p[0]).error(), std::errc::not_a_socket);
+    EXPECT_EQ(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0) << "a refused fd must not be changed";
+    EXPECT_EQ(write(p[1], "x", 1), 1);  // still open and usable by its owner
+    char x = 0;
+    EXPECT_EQ(read(p[0], &x, 1), 1);
+    close(p[0]);
+    close(p[1]);
+    int dgram = socket(AF_INET, SOCK_DGRAM, 0);
+    ASSERT_GE(dgram, 0);
+    EXPECT_EQ(Conn::adopt(dgram).error(), std::errc::wrong_protocol_type);
+    close(dgram);
+    EXPECT_EQ(Conn::adopt(-1).error(), std::errc::bad_file_descriptor);
+  }, procs(1));
 }
 
 TEST(Net, ResolveLocalhostThroughBlocking) {

@@ -20,11 +20,14 @@ class Address {
  public:
   Address() = default;  // empty: family() == AF_UNSPEC
 
-  // A numeric "host:port" (IPv6 in brackets; an empty host means every interface, "[::]").
-  // Errc::invalid_address when it is not one.
+  // A numeric "host:port" (IPv6 in brackets, with an optional zone: "[fe80::1%eth0]:80" or
+  // "%2"; an empty host means every interface, "[::]"). Errc::invalid_address when it is not
+  // one: no port, a port above 65535, a zone that names no interface.
   static Result<Address> parse(std::string_view host_port);
   // Resolves names too (getaddrinfo, through gort::blocking when called from a goroutine).
-  // Every address the name has, in the resolver's order.
+  // Every address the name has, in the resolver's order. Errc::host_not_found for a name
+  // without addresses, Errc::invalid_address for a malformed string or an unknown service; a
+  // resolver that could not answer gives a "gort.resolver" error (EAI_AGAIN's text, ...).
   static Result<std::vector<Address>> resolve(std::string_view host_port);
   // A Unix-domain socket path ('@' first: Linux's abstract namespace).
   static Result<Address> unix_path(std::string_view path);

@@ -40,7 +40,9 @@ class Conn {
  public:
   Conn() = default;
   // Adopts a connected stream socket someone else created (it is made non-blocking and belongs
-  // to the Conn from then on).
+  // to the Conn from then on). Anything else is refused and left to the caller untouched:
+  // ENOTSOCK for a pipe or a file, EPROTOTYPE (std::errc::wrong_protocol_type) for a datagram
+  // socket, EBADF for a closed fd.
   static Result<Conn> adopt(int fd);
 
   bool valid() const { return s_ != nullptr; }

@@ -4,7 +4,9 @@
 // to std::errc values: std::errc::connection_reset, connection_refused, broken_pipe,
 // timed_out (a deadline passed), too_many_files_open (EMFILE), ... gort adds its own few in
 // gort::net::Errc (closed: the socket was closed by this program, possibly while an operation
-// waited on it; eof: the stream ended before read_exact got all its bytes).
+// waited on it; eof: the stream ended before read_exact got all its bytes). A resolver that could
+// not answer (no DNS server reachable, a server failure) reports in category "gort.resolver"
+// with getaddrinfo's own text; a name that does not exist is Errc::host_not_found.
 #pragma once
 
 #include <string>
@@ -21,6 +23,7 @@ enum class Errc {
   invalid_address = 3,      // "host:port" could not be parsed
   poller_unavailable = 4,   // the requested poller backend cannot run here
   not_in_runtime = 5,       // needs a goroutine or a runtime thread (gort::run is not active)
+  host_not_found = 6,       // the resolver answered: the name has no address (Go's "no such host")
 };
 
 const std::error_category& net_category() noexcept;
