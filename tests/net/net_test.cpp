@@ -301,6 +301,29 @@ TEST(Net, ReadDeadlineOnIdleSocketTimesOut) {
   }, procs(2));
 }
 
+// A deadline bounds the wait, not the attempt (deadline.hpp): data already received is returned
+// under a passed deadline, per operation or standing, and only the read that would wait times
+// out. The ring-read variant goes through the io_uring submission path's own deadline check.
+TEST(Net, PassedDeadlineStillReturnsDataAlreadyThere) {
+  gort::run([] {
+    auto pair = connected_pair();
+    EXPECT_TRUE(pair.client.write_all("abcd"));
+    int queued = 0;  // all four bytes received before the first read
+    while (ioctl(pair.server.fd(), FIONREAD, &queued) == 0 && queued < 4) gort::sleep_for(1ms);
+    ASSERT_EQ(queued, 4);
+    char b[2];
+    auto r = pair.server.read(b, 2, Deadline::after(-1s));
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(std::string(b, *r), "ab");
+    pair.server.set_read_deadline(Deadline::after(-1s));
+    r = pair.server.read(b, 2);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(std::string(b, *r), "cd");
+    EXPECT_EQ(pair.server.read(b, 2).error(), std::errc::timed_out);  // nothing left: would wait
+    EXPECT_EQ(pair.server.read(b, 2, Deadline::after(-1s)).error(), std::errc::timed_out);
+  }, procs(1));
+}
+
 // Go's way to interrupt a blocked reader: a read deadline set from elsewhere applies to the
 // read already waiting (under io_uring the submitted operation is cancelled and resubmitted
 // with the new deadline); a later deadline lets it go on and still get its data.

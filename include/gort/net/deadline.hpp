@@ -3,7 +3,11 @@
 // Every blocking operation takes an optional Deadline; a socket may also carry standing read and
 // write deadlines (Go's SetReadDeadline). The earlier of the two applies. An operation whose
 // deadline passes returns std::errc::timed_out and leaves the socket usable (a later operation
-// with a later deadline works; bytes a timed-out write had not sent are not sent).
+// with a later deadline works; bytes a timed-out write had not sent are not sent). A deadline
+// bounds the wait, not the attempt: an operation that can complete at once (data already
+// received, room in the send buffer) does so even when its deadline has passed, on both
+// backends; Go fails it at once instead. To stop a blocked reader, close the socket or set a
+// standing deadline in the past: the waiting read wakes with timed_out.
 #pragma once
 
 #include <chrono>
