@@ -125,8 +125,12 @@ for phase in $PHASES; do
     core)
       core_procs=""
       for p in $CORE_PROCS; do ((p <= $(nproc))) && core_procs+="$p "; done
+      # core.log keeps each gort run's scheduler counters (steals, thread parks and wakes per
+      # P): pingpong at 4-16 procs took 2.2x its 1-proc time there, and none of that shows at
+      # 2-8 procs on 2 CPUs.
       REPS="$CORE_REPS" PROCS="$core_procs" WORKLOADS="$CORE_WORKLOADS" RUN_TIMEOUT=60 \
-        GO_PEER="$prefix/peers/gortpeers" OUT="$res/core.md" "$here/compare.sh" "$prefix/build"
+        GO_PEER="$prefix/peers/gortpeers" OUT="$res/core.md" LOG="$res/core.log" \
+        "$here/compare.sh" "$prefix/build"
       ;;
     *) die "unknown phase '$phase'" ;;
   esac
