@@ -2,6 +2,7 @@
 // description used by overflow and crash reports.
 #include "runtime/goroutine.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -61,9 +62,15 @@ constexpr size_t kSlabBytes = 2u << 20;
 constexpr size_t kSlabSize = kSlabBytes / sizeof(G);
 constexpr uint32_t kLocalFreeMax = 128;  // per-P free list: spill half beyond this (Go: 64/32)
 
+// The global free list is a stack of batches (sched_next-linked lists, each headed by a
+// descriptor whose free_batch_next/free_batch_size name the next batch and its own length), so
+// moving a batch between a P and the list is O(1) under the lock. A single list moved one node
+// at a time made a refilling P walk up to 64 descriptors last written by another CPU while
+// holding the lock, and the spilling P spun on it (spawn at 2 procs: ~8% of the run in the
+// lock's slow path). Batches go out most recently freed first: their lines are the warmest.
 struct GlobalFree {
   SpinLock mu{LockRank::kGlobalFree};
-  G* list = nullptr;
+  G* batches = nullptr;
   uint64_t count = 0;
   std::vector<G*> slabs;  // append-only
 };
@@ -71,6 +78,26 @@ struct GlobalFree {
 GlobalFree& global_free() {
   static GlobalFree* gf = new GlobalFree();  // never destroyed: descriptors outlive runtimes
   return *gf;
+}
+
+// Requires gf.mu. `head` starts a sched_next-linked list of n >= 1 descriptors.
+void push_batch(GlobalFree& gf, G* head, uint32_t n) {
+  head->free_batch_next = gf.batches;
+  head->free_batch_size = n;
+  gf.batches = head;
+  gf.count += n;
+}
+
+// Requires gf.mu. The most recently pushed batch, or null; *n its length.
+G* pop_batch(GlobalFree& gf, uint32_t* n) {
+  G* head = gf.batches;
+  if (head == nullptr) return nullptr;
+  gf.batches = head->free_batch_next;
+  *n = head->free_batch_size;
+  head->free_batch_next = nullptr;
+  head->free_batch_size = 0;
+  gf.count -= *n;
+  return head;
 }
 
 G* map_slab() {
@@ -90,36 +117,37 @@ G* map_slab() {
 }
 
 // Maps and links a new slab *outside* gf.mu (zeroing a fresh huge page takes ~100 µs; under
-// the spin lock that stalled the other processors), then publishes all but one descriptor.
+// the spin lock that stalled the other processors), then publishes all but one descriptor, in
+// batches of the size a P refills with.
 G* new_slab(GlobalFree& gf) {
   G* slab = map_slab();
-  for (size_t i = 2; i < kSlabSize; ++i) slab[i].sched_next = &slab[i - 1];
-  slab[1].sched_next = nullptr;
+  constexpr size_t kBatch = kLocalFreeMax / 2;
+  for (size_t i = 1; i < kSlabSize; ++i) {
+    const bool batch_ends = i % kBatch == 0 || i + 1 == kSlabSize;
+    slab[i].sched_next = batch_ends ? nullptr : &slab[i + 1];
+  }
   std::lock_guard<SpinLock> lock(gf.mu);
   gf.slabs.push_back(slab);
   debugger_note_slabs(gf.slabs.data(), gf.slabs.size(), kSlabSize);
-  slab[1].sched_next = gf.list;
-  gf.list = &slab[kSlabSize - 1];
-  gf.count += kSlabSize - 1;
+  for (size_t first = 1; first < kSlabSize; first += kBatch) {  // [1, 64], [65, 128], ...
+    const size_t last = std::min(kSlabSize - 1, first + kBatch - 1);
+    push_batch(gf, &slab[first], static_cast<uint32_t>(last - first + 1));
+  }
   return &slab[0];
 }
 
 // Moves a list of n descriptors (linked through sched_next) to the global free list, releasing
 // their kept stacks first: descriptors on the global list never hold a stack.
 void spill_to_global(G* list, uint32_t n, StackCache* cache) {
-  G* last = nullptr;
   for (G* x = list; x; x = x->sched_next) {
     if (x->stack.valid()) {
       stack_release(x->stack, cache);
       x->stack = Stack{};
     }
-    last = x;
   }
   GlobalFree& gf = global_free();
   std::lock_guard<SpinLock> lock(gf.mu);
-  last->sched_next = gf.list;
-  gf.list = list;
-  gf.count += n;
+  push_batch(gf, list, n);
 }
 
 P* owned_p_here() {
@@ -135,9 +163,9 @@ G* g_alloc() {
   if (p == nullptr) {
     {
       std::lock_guard<SpinLock> lock(gf.mu);
-      if (G* g = gf.list) {
-        gf.list = g->sched_next;
-        --gf.count;
+      uint32_t n = 0;
+      if (G* g = pop_batch(gf, &n)) {
+        if (n > 1) push_batch(gf, g->sched_next, n - 1);
         g->sched_next = nullptr;
         return g;
       }
@@ -147,13 +175,19 @@ G* g_alloc() {
   if (p->free_gs == nullptr) {
     {
       std::lock_guard<SpinLock> lock(gf.mu);
-      for (uint32_t i = 0; i < kLocalFreeMax / 2 && gf.list; ++i) {
-        G* g = gf.list;
-        gf.list = g->sched_next;
-        --gf.count;
-        g->sched_next = p->free_gs;
-        p->free_gs = g;
-        ++p->free_gs_count;
+      // Whole batches (a thread outside the runtime frees one descriptor at a time) up to half
+      // the local list's limit.
+      while (p->free_gs_count < kLocalFreeMax / 2) {
+        uint32_t n = 0;
+        G* head = pop_batch(gf, &n);
+        if (head == nullptr) break;
+        if (p->free_gs != nullptr) {
+          G* tail = head;
+          while (tail->sched_next != nullptr) tail = tail->sched_next;
+          tail->sched_next = p->free_gs;
+        }
+        p->free_gs = head;
+        p->free_gs_count += n;
       }
     }
     if (p->free_gs == nullptr) return new_slab(gf);

@@ -197,6 +197,41 @@ TEST_P(ProcsTest, EverySpawnRunsExactlyOnce) {
   for (int i = 0; i < kN; ++i) ASSERT_EQ(hits[i].load(), 1) << i;
 }
 
+// Descriptors cycle through per-P free lists and the global batch list (goroutine.cpp): a
+// thread outside the runtime takes one descriptor from a batch and puts the rest back, a P
+// takes whole batches and spills half its list when it grows. Spawning from two plain threads
+// and from goroutines at once, over rounds that recycle every descriptor many times, each spawn
+// must run exactly once: a descriptor handed out twice would lose or repeat a closure.
+TEST_P(ProcsTest, RecycledDescriptorsRunEverySpawnOnceFromThreadsAndGoroutines) {
+  constexpr int kRounds = 20;
+  constexpr int kPerSpawner = 4000 / kScale;
+  constexpr int kSpawners = 4;  // two plain threads, two goroutines
+  std::vector<std::atomic<int>> hits(static_cast<size_t>(kRounds) * kSpawners * kPerSpawner);
+  gort::run([&] {
+    for (int round = 0; round < kRounds; ++round) {
+      gort::WaitGroup wg;
+      wg.add(kSpawners * kPerSpawner);
+      auto spawn_all = [&, round](int spawner) {
+        const size_t base = (static_cast<size_t>(round) * kSpawners + spawner) * kPerSpawner;
+        for (int i = 0; i < kPerSpawner; ++i) {
+          gort::go([&hits, &wg, at = base + i] {
+            hits[at].fetch_add(1, std::memory_order_relaxed);
+            wg.done();
+          });
+        }
+      };
+      std::thread t0(spawn_all, 0);
+      std::thread t1(spawn_all, 1);
+      gort::go([&] { spawn_all(2); });
+      gort::go([&] { spawn_all(3); });
+      wg.wait();
+      t0.join();
+      t1.join();
+    }
+  }, config());
+  for (size_t i = 0; i < hits.size(); ++i) ASSERT_EQ(hits[i].load(), 1) << i;
+}
+
 TEST_P(ProcsTest, NestedSpawnTree) {
   // A 10-ary tree of depth 4 (11,111 goroutines) built from inside goroutines; sums conserve.
   std::atomic<int64_t> leaves{0};
