@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -303,7 +304,15 @@ Result<Listener> listen(const Address& addr, const ListenOptions& opts) {
   }
   if (::bind(fd, addr.data(), addr.size()) != 0) return fail();
   if (::listen(fd, opts.backlog) != 0) return fail();
-  return Listener(Socket::make(fd, true));
+  auto s = Socket::make(fd, true);
+  const auto* su = reinterpret_cast<const sockaddr_un*>(addr.data());
+  if (addr.family() == AF_UNIX && opts.unlink_on_close && su->sun_path[0] != '\0') {
+    // A path, not the abstract namespace: remember which file bind made (the file's own
+    // inode; fstat on the fd would give the socket's, in sockfs).
+    struct stat st;
+    if (::stat(su->sun_path, &st) == 0) s->unlink_on_close(su->sun_path, st.st_dev, st.st_ino);
+  }
+  return Listener(std::move(s));
 }
 
 Result<Listener> listen_tcp(std::string_view host_port, const ListenOptions& opts) {

@@ -3,6 +3,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -57,8 +58,19 @@ void Socket::close() {
   const uint64_t v = state_.fetch_or(kClosing, std::memory_order_acq_rel);
   if (!(v & kClosing)) {
     if (PollDesc* pd = pd_.load(std::memory_order_acquire)) rt::netpoll::pd_evict(pd);
+    if (socket_file_) {
+      struct stat st;
+      if (::stat(socket_file_->path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+          st.st_dev == socket_file_->dev && st.st_ino == socket_file_->ino) {
+        ::unlink(socket_file_->path.c_str());
+      }
+    }
   }
   leave();  // the last one out, maybe this one, finishes the close
+}
+
+void Socket::unlink_on_close(std::string path, dev_t dev, ino_t ino) {
+  socket_file_ = std::make_unique<SocketFile>(SocketFile{std::move(path), dev, ino});
 }
 
 void Socket::finish_close() {

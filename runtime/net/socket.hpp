@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -65,6 +66,10 @@ class Socket {
   Result<void> wait(Mode mode, Deadline d);
 
   void close();
+  // A listening Unix socket's file: removed by the close that starts the close protocol, if
+  // the path still names this socket (same device and inode), so the path can be listened on
+  // again; a file someone else bound there since is left alone.
+  void unlink_on_close(std::string path, dev_t dev, ino_t ino);
   void set_deadline(Mode mode, Deadline d);
   Deadline effective_deadline(Mode mode, Deadline d) const;
 
@@ -98,6 +103,12 @@ class Socket {
   // waits for a readiness edge first instead of paying a syscall for EAGAIN (under io_uring: the
   // next recv asks the kernel to wait before trying, OpRequest::poll_first). Under mu_[kRead].
   bool read_drained_ = false;
+  struct SocketFile {
+    std::string path;
+    dev_t dev;
+    ino_t ino;
+  };
+  std::unique_ptr<SocketFile> socket_file_;  // set before the socket is shared, read by close()
 };
 
 // errno read through a non-inlinable call: after a park the goroutine may run on another thread,

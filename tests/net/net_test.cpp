@@ -1210,6 +1210,55 @@ TEST(Net, UdpRoundTrip) {
   }, procs(2));
 }
 
+// Closing a Unix listener removes the socket file it bound, so the path can be listened on
+// again (a restarted server, the next test), but never a file bound there by someone else since,
+// and not at all with unlink_on_close = false. The last copy going away closes too.
+TEST(Net, UnixListenerCloseRemovesOnlyItsOwnSocketFile) {
+  gort::run([] {
+    const std::string path = "/tmp/gort-net-unlink-" + std::to_string(getpid()) + ".sock";
+    unlink(path.c_str());
+    auto exists = [&] { return access(path.c_str(), F_OK) == 0; };
+    auto first = gort::net::listen_unix(path);
+    ASSERT_TRUE(first) << first.error().message();
+    EXPECT_EQ(gort::net::listen_unix(path).error(), std::errc::address_in_use);
+    first->close();
+    EXPECT_FALSE(exists());
+    {
+      auto again = gort::net::listen_unix(path);
+      ASSERT_TRUE(again) << again.error().message();
+      auto copy = *again;  // copies share the socket; the last one gone closes it
+      again->close();
+      EXPECT_FALSE(exists());
+    }
+    {
+      auto dropped = gort::net::listen_unix(path);
+      ASSERT_TRUE(dropped);
+    }  // destroyed without close()
+    EXPECT_FALSE(exists());
+
+    // Someone removed our file and bound the path again: our close leaves theirs.
+    auto old_listener = gort::net::listen_unix(path);
+    ASSERT_TRUE(old_listener);
+    ASSERT_EQ(unlink(path.c_str()), 0);
+    auto newer = gort::net::listen_unix(path);
+    ASSERT_TRUE(newer) << newer.error().message();
+    old_listener->close();
+    EXPECT_TRUE(exists()) << "closing the old listener removed the new one's socket file";
+    auto c = gort::net::dial_unix(path, Deadline::after(5s));
+    EXPECT_TRUE(c) << c.error().message();
+    newer->close();
+    EXPECT_FALSE(exists());
+
+    gort::net::ListenOptions keep;
+    keep.unlink_on_close = false;
+    auto kept = gort::net::listen_unix(path, keep);
+    ASSERT_TRUE(kept);
+    kept->close();
+    EXPECT_TRUE(exists());
+    unlink(path.c_str());
+  }, procs(1));
+}
+
 TEST(Net, UnixStreamAndAdoptAndPollable) {
   gort::run([] {
     std::string path = "/tmp/gort-net-test-" + std::to_string(getpid()) + ".sock";

@@ -92,6 +92,10 @@ struct ListenOptions {
   bool reuse_address = true;   // SO_REUSEADDR (TCP)
   bool reuse_port = false;     // SO_REUSEPORT: several listeners share one port
   bool ipv6_only = false;      // IPV6_V6ONLY for an IPv6 address
+  // A Unix socket path: closing the listener removes the socket file it created (unless
+  // something else was bound there since), so the path can be listened on again (Go's
+  // default). A file left by a process that died still makes listen fail with EADDRINUSE.
+  bool unlink_on_close = true;
 };
 
 // A listening stream socket.
