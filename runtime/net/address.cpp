@@ -80,6 +80,20 @@ const std::error_category& resolver_category() noexcept {
 }  // namespace
 
 Address Address::from_sockaddr(const sockaddr* sa, socklen_t len) {
+  // A dual-stack socket (":port") reports IPv4 peers as ::ffff:a.b.c.d. They are IPv4 peers:
+  // as such they print ("127.0.0.1:80", as Go prints them), compare equal to the address the
+  // peer itself reports, and can be sent to from either kind of socket (Linux maps an IPv4
+  // destination on a dual-stack socket).
+  if (sa->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+    const auto* s6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+      sockaddr_in s4{};
+      s4.sin_family = AF_INET;
+      s4.sin_port = s6->sin6_port;
+      std::memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], sizeof s4.sin_addr);
+      return from_sockaddr(reinterpret_cast<const sockaddr*>(&s4), sizeof s4);
+    }
+  }
   Address a;
   if (len > sizeof a.storage_) len = sizeof a.storage_;
   std::memcpy(&a.storage_, sa, len);

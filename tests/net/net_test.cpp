@@ -1179,6 +1179,43 @@ TEST(Net, Ipv6Loopback) {
   }, procs(2));
 }
 
+// A dual-stack socket (":port") sees IPv4 peers as ::ffff:a.b.c.d; gort reports them as the
+// IPv4 addresses they are: equal to what the peer reports for itself, printed "127.0.0.1:port",
+// and usable to reply to.
+TEST(Net, DualStackSocketsReportIpv4PeersAsIpv4) {
+  gort::run([] {
+    auto ln = gort::net::listen_tcp(":0");
+    ASSERT_TRUE(ln) << ln.error().message();
+    const uint16_t port = ln->local_address()->port();
+    auto c = gort::net::dial_tcp("127.0.0.1:" + std::to_string(port), Deadline::after(5s));
+    ASSERT_TRUE(c) << c.error().message();
+    gort::net::Address peer;
+    auto s = ln->accept(Deadline::after(5s), &peer);
+    ASSERT_TRUE(s) << s.error().message();
+    auto client_side = c->local_address();
+    ASSERT_TRUE(client_side);
+    EXPECT_EQ(peer.family(), AF_INET);
+    EXPECT_EQ(peer, *client_side) << peer.to_string() << " vs " << client_side->to_string();
+    EXPECT_EQ(peer.to_string(), "127.0.0.1:" + std::to_string(client_side->port()));
+    EXPECT_EQ(*s->peer_address(), *client_side);
+
+    auto server = gort::net::UdpSocket::bind(":0");
+    auto client = gort::net::UdpSocket::bind("127.0.0.1:0");
+    ASSERT_TRUE(server && client);
+    const std::string server_port = std::to_string(server->local_address()->port());
+    auto to = gort::net::Address::parse("127.0.0.1:" + server_port);
+    ASSERT_TRUE(client->send_to("ping", 4, *to));
+    char b[8];
+    gort::net::Address from;
+    ASSERT_TRUE(server->recv_from(b, sizeof b, &from, Deadline::after(5s)));
+    EXPECT_EQ(from, *client->local_address()) << from.to_string();
+    ASSERT_TRUE(server->send_to("pong", 4, from));
+    auto n = client->recv_from(b, sizeof b, nullptr, Deadline::after(5s));
+    ASSERT_TRUE(n);
+    EXPECT_EQ(std::string(b, *n), "pong");
+  }, procs(1));
+}
+
 TEST(Net, UdpRoundTrip) {
   gort::run([] {
     auto server = gort::net::UdpSocket::bind("127.0.0.1:0");

@@ -31,6 +31,8 @@ class Address {
   static Result<std::vector<Address>> resolve(std::string_view host_port);
   // A Unix-domain socket path ('@' first: Linux's abstract namespace).
   static Result<Address> unix_path(std::string_view path);
+  // An IPv4-mapped IPv6 address (::ffff:a.b.c.d, what a dual-stack socket reports for IPv4
+  // peers) becomes the IPv4 address.
   static Address from_sockaddr(const sockaddr* sa, socklen_t len);
 
   int family() const { return storage_.ss_family; }
