@@ -13,7 +13,9 @@ class WaitGroup {
   WaitGroup(const WaitGroup&) = delete;
   WaitGroup& operator=(const WaitGroup&) = delete;
 
-  // Adds delta (may be negative) to the counter. Throws std::logic_error if it goes negative.
+  // Adds delta (may be negative) to the counter. Throws std::logic_error if it goes negative
+  // or past 2^31 - 1, std::out_of_range for a |delta| above that (the counter is 32 bits, as
+  // in Go).
   void add(int64_t delta = 1);
   void done() { add(-1); }
   // Blocks until the counter is zero.

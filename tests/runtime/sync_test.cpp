@@ -648,6 +648,30 @@ TEST(SyncThreads, PrimitivesWorkBetweenPlainThreads) {
   EXPECT_EQ(once_runs, 1);
 }
 
+// WaitGroup misuse is an exception that names it, never a silently wrong count: the counter is
+// 32 bits, so a delta that does not fit would otherwise wrap (5e9 counted as 705,032,704).
+TEST(SyncWaitGroup, MisuseThrowsAndNamesTheMistake) {
+  auto message_of = [](auto&& f) -> std::string {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "(no exception)";
+  };
+  gort::WaitGroup negative;
+  EXPECT_NE(message_of([&] { negative.done(); }).find("negative counter"), std::string::npos);
+
+  gort::WaitGroup huge;
+  EXPECT_THROW(huge.add(int64_t{5'000'000'000}), std::out_of_range);
+  EXPECT_THROW(huge.add(-int64_t{5'000'000'000}), std::out_of_range);
+  huge.wait();  // nothing was added: returns at once
+
+  gort::WaitGroup full;
+  full.add(INT32_MAX);
+  EXPECT_NE(message_of([&] { full.add(1); }).find("overflow"), std::string::npos);
+}
+
 TEST(SyncMutexDeathTest, UnlockOfUnlockedMutexIsFatal) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
