@@ -135,7 +135,11 @@ void fire_tick(void* arg, uint64_t) {
   if (s->stopped.load(std::memory_order_acquire)) return;
   // Next deadline: the first multiple of the period after now (Go skips missed ticks too).
   const int64_t late = now - s->t.when_ns;
-  s->t.when_ns += s->period * (1 + late / s->period);
+  const int64_t steps = 1 + late / s->period;
+  // A period of centuries (Ticker(hours::max())) would overflow: such a tick never comes.
+  s->t.when_ns = s->period > (kNoTimer - 1 - s->t.when_ns) / steps
+                     ? kNoTimer - 1
+                     : s->t.when_ns + s->period * steps;
   timer_start(&s->t);  // legal: t left its heap before fn ran
 }
 }  // namespace
@@ -146,7 +150,7 @@ TickerState* ticker_new(int64_t period_ns, Chan<TimePoint> ch) {
   auto* s = new TickerState{};
   s->ch = std::move(ch);
   s->period = period_ns;
-  s->t.when_ns = now_ns() + period_ns;
+  s->t.when_ns = detail::add_capped(now_ns(), period_ns, kNoTimer - 1);
   s->t.fn = fire_tick;
   s->t.arg = s;
   timer_start(&s->t);

@@ -25,6 +25,7 @@
 #include <utility>
 
 #include "gort/detail/chan_core.hpp"
+#include "gort/detail/duration.hpp"
 
 namespace gort {
 
@@ -39,14 +40,16 @@ enum class SendStatus { kSent, kWouldBlock, kTimeout };
 namespace detail {
 template <class Rep, class Period>
 int64_t chan_deadline_after(std::chrono::duration<Rep, Period> d) {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  const int64_t ns = clamped_ns(d);  // detail/duration.hpp: no overflow for hours::max()
   if (ns <= 0) return kPoll + 1;  // already due: one non-blocking attempt plus timeout
-  int64_t now = monotonic_now_ns();
-  return ns > INT64_MAX - now ? kNoDeadline - 1 : now + ns;
+  return add_capped(monotonic_now_ns(), ns, kNoDeadline - 1);
 }
 template <class Clock, class Dur>
 int64_t chan_deadline_at(std::chrono::time_point<Clock, Dur> t) {
-  return chan_deadline_after(t - Clock::now());
+  // In long double: `t - Clock::now()` converts both to the clock's ns and overflows for
+  // time_point::max() in a coarser unit.
+  using Ns = std::chrono::duration<long double, std::nano>;
+  return chan_deadline_after(Ns(t.time_since_epoch()) - Ns(Clock::now().time_since_epoch()));
 }
 }  // namespace detail
 

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "gort/chan.hpp"
+#include "gort/detail/duration.hpp"
 
 namespace gort {
 
@@ -39,21 +40,17 @@ struct TimerStateDeleter {
 };
 template <class Rep, class Period>
 int64_t deadline_after(std::chrono::duration<Rep, Period> d) {
-  auto now = std::chrono::steady_clock::now();
-  if (d <= d.zero()) return std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             (now + std::chrono::ceil<std::chrono::nanoseconds>(d)).time_since_epoch())
-      .count();
+  // Clamped (detail/duration.hpp): hours::max() is a timer that never fires, not an overflow.
+  // INT64_MAX itself means "no timer" to the runtime, so the cap is one below it.
+  return add_capped(steady_now_ns(), clamped_ns(d), INT64_MAX - 1);
 }
 }  // namespace detail
 
 // Blocks the calling goroutine (or thread) until `tp` has passed.
 template <class Duration>
 void sleep_until(const std::chrono::time_point<std::chrono::steady_clock, Duration>& tp) {
-  detail::sleep_until_ns(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::ceil<std::chrono::nanoseconds>(tp).time_since_epoch())
-          .count());
+  const int64_t ns = detail::steady_ns(tp);
+  detail::sleep_until_ns(ns < INT64_MAX ? ns : INT64_MAX - 1);
 }
 
 // Blocks the calling goroutine (or thread) for at least `d`. A zero or negative duration returns
@@ -116,8 +113,7 @@ class Ticker {
   template <class Rep, class Period>
   explicit Ticker(std::chrono::duration<Rep, Period> period)
       : ch_(1),
-        s_(detail::ticker_new(
-            std::chrono::ceil<std::chrono::nanoseconds>(period).count(), ch_)) {}
+        s_(detail::ticker_new(detail::clamped_ns(period), ch_)) {}
   Ticker(Ticker&&) noexcept = default;
   Ticker& operator=(Ticker&&) noexcept = default;
 

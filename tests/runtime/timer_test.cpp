@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "gort/gort.hpp"
+#include "gort/net.hpp"
 #include "tests/support/activity.hpp"
 #include "runtime/sched.hpp"
 #include "runtime/timer.hpp"
@@ -307,6 +309,71 @@ TEST_P(TimerProcs, TickerTicksAndDropsForSlowReceivers) {
   EXPECT_EQ(ticks, 5);
   EXPECT_TRUE(monotonic);
   EXPECT_EQ(len_after_stop, 0u);
+}
+
+// "Forever" is often written hours::max() or a thousand years; chrono's own conversion to
+// nanoseconds overflows there (undefined; it gave deadlines in the past or a few hours out).
+// Every conversion clamps (detail/duration.hpp): such a timer never fires, such a socket
+// deadline is none. UBSan (the ASan+UBSan build) flags any overflow left on these paths.
+TEST(Timers, DurationsPastTheNanosecondRangeMeanNever) {
+  using gort::detail::chan_deadline_after;
+  using gort::detail::chan_deadline_at;
+  using gort::detail::deadline_after;
+  constexpr auto kThousandYears = std::chrono::hours(24 * 365 * 1000);
+  EXPECT_EQ(deadline_after(std::chrono::hours::max()), INT64_MAX - 1);
+  EXPECT_EQ(deadline_after(kThousandYears), INT64_MAX - 1);
+  EXPECT_EQ(chan_deadline_after(std::chrono::hours::max()), gort::detail::kNoDeadline - 1);
+  EXPECT_EQ(chan_deadline_at(std::chrono::time_point<Clock, std::chrono::hours>::max()),
+            gort::detail::kNoDeadline - 1);
+  EXPECT_TRUE(gort::net::Deadline::after(std::chrono::hours::max()).is_none());
+  EXPECT_TRUE(gort::net::Deadline::after(kThousandYears).is_none());
+  EXPECT_TRUE(gort::net::Deadline::at(std::chrono::time_point<Clock, std::chrono::hours>::max())
+                  .is_none());
+  // Ordinary values are exact (rounded up to whole ns), and the past stays the past.
+  const auto ns_now = [] {
+    return std::chrono::nanoseconds(Clock::now().time_since_epoch()).count();
+  };
+  int64_t before = ns_now();
+  int64_t d = deadline_after(1500ms);
+  int64_t after = ns_now();
+  EXPECT_GE(d, before + 1'500'000'000);
+  EXPECT_LE(d, after + 1'500'000'000);
+  before = ns_now();
+  d = deadline_after(std::chrono::duration<double>(0.25));
+  EXPECT_GE(d, before + 250'000'000);
+  EXPECT_LE(d, ns_now() + 250'000'000);
+  before = ns_now();
+  d = deadline_after(-std::chrono::hours::max());
+  EXPECT_GE(d, before);
+  EXPECT_LE(d, ns_now());
+  EXPECT_FALSE(gort::net::Deadline::after(5s).is_none());
+  const int64_t past = gort::net::Deadline::after(-kThousandYears).nanos();
+  EXPECT_LE(past, ns_now());
+
+  std::atomic<bool> slept_through{false}, fired{false};
+  std::optional<int> got;
+  gort::run([&] {
+    gort::go([&] {
+      gort::sleep_for(std::chrono::hours::max());
+      slept_through = true;
+    });
+    auto timer = gort::Timer::after_func(kThousandYears, [&] { fired = true; });
+    gort::Ticker ticker(std::chrono::hours::max());
+    auto late = gort::after(std::chrono::hours::max());
+    gort::Chan<int> ch;
+    gort::go([ch]() mutable {
+      gort::sleep_for(10ms);
+      ch.send(7);
+    });
+    got = ch.recv_for(std::chrono::hours::max());  // waits for the send, no instant timeout
+    gort::sleep_for(10ms);
+    EXPECT_FALSE(ticker.c().try_recv().has_value());
+    EXPECT_FALSE(late.try_recv().has_value());
+  }, gort::Config{.procs = 2});
+  EXPECT_FALSE(slept_through.load());
+  EXPECT_FALSE(fired.load());
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, 7);
 }
 
 TEST(Timers, PendingTimersAreDroppedAtShutdown) {

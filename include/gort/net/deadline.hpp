@@ -14,25 +14,25 @@
 #include <cstdint>
 #include <limits>
 
+#include "gort/detail/duration.hpp"
+
 namespace gort::net {
 
 class Deadline {
  public:
   constexpr Deadline() = default;  // none
   static constexpr Deadline none() { return Deadline{}; }
+  // Times past the int64 nanosecond range (time_point::max()) are no deadline.
   template <class Duration>
   static Deadline at(std::chrono::time_point<std::chrono::steady_clock, Duration> tp) {
-    return Deadline(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                        std::chrono::ceil<std::chrono::nanoseconds>(tp).time_since_epoch())
-                        .count());
+    return Deadline(detail::steady_ns(tp));
   }
   // From now. A zero or negative duration is a deadline that has already passed: the operation
-  // succeeds only if it can complete without waiting.
+  // succeeds only if it can complete without waiting. One too far to represent (hours::max(),
+  // a thousand years) is no deadline, not an overflow.
   template <class Rep, class Period>
   static Deadline after(std::chrono::duration<Rep, Period> d) {
-    auto now = std::chrono::steady_clock::now();
-    if (d <= d.zero()) return at(now);
-    return at(now + std::chrono::ceil<std::chrono::nanoseconds>(d));
+    return Deadline(detail::add_capped(detail::steady_now_ns(), detail::clamped_ns(d), kNone));
   }
 
   constexpr bool is_none() const { return ns_ == kNone; }
