@@ -13,6 +13,7 @@
 #include <climits>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "runtime/net/socket.hpp"
 
 namespace gort::net {
@@ -131,16 +132,24 @@ Result<size_t> Conn::read(void* buf, size_t len, Deadline d) {
   return s_->io(Mode::kRead, d, do_read, &b, &op);
 }
 
-Result<void> Conn::read_exact(void* buf, size_t len, Deadline d) {
+Result<void> Conn::read_exact(void* buf, size_t len, Deadline d, size_t* transferred) {
   auto* p = static_cast<char*>(buf);
   size_t done = 0;
+  Result<void> result;
   while (done < len) {
     auto r = read(p + done, len - done, d);
-    if (!r) return r.error();
-    if (*r == 0) return Errc::eof;
+    if (!r) {
+      result = r.error();
+      break;
+    }
+    if (*r == 0) {
+      result = Errc::eof;
+      break;
+    }
     done += *r;
   }
-  return {};
+  if (transferred) *transferred = done;
+  return result;
 }
 
 Result<size_t> Conn::write(const void* buf, size_t len, Deadline d) {
@@ -151,15 +160,20 @@ Result<size_t> Conn::write(const void* buf, size_t len, Deadline d) {
   return s_->io(Mode::kWrite, d, do_send, &b, &op);
 }
 
-Result<void> Conn::write_all(const void* buf, size_t len, Deadline d) {
+Result<void> Conn::write_all(const void* buf, size_t len, Deadline d, size_t* transferred) {
   const auto* p = static_cast<const char*>(buf);
   size_t done = 0;
+  Result<void> result;
   while (done < len) {
     auto r = write(p + done, len - done, d);
-    if (!r) return r.error();
+    if (!r) {
+      result = r.error();
+      break;
+    }
     done += *r;
   }
-  return {};
+  if (transferred) *transferred = done;
+  return result;
 }
 
 Result<size_t> Conn::readv(std::span<const iovec> iov, Deadline d) {
@@ -174,17 +188,25 @@ Result<size_t> Conn::writev(std::span<const iovec> iov, Deadline d) {
   return s_->io(Mode::kWrite, d, do_sendmsg, &o.v, &o.op);
 }
 
-Result<void> Conn::writev_all(std::span<const iovec> iov, Deadline d) {
-  std::vector<iovec> rest(iov.begin(), iov.end());
+Result<void> Conn::writev_all(std::span<const iovec> iov, Deadline d, size_t* transferred) {
+  // A copy to advance through partial writes; inline for the usual few buffers (an HTTP
+  // response's head and body), so a vectored write does not allocate.
+  absl::InlinedVector<iovec, 8> rest(iov.begin(), iov.end());
   size_t first = 0;
+  size_t done = 0;
+  Result<void> result;
   while (first < rest.size()) {
     if (rest[first].iov_len == 0) {
       ++first;
       continue;
     }
     auto r = writev(std::span<const iovec>(rest.data() + first, rest.size() - first), d);
-    if (!r) return r.error();
+    if (!r) {
+      result = r.error();
+      break;
+    }
     size_t n = *r;
+    done += n;
     while (n > 0 && first < rest.size()) {
       const size_t take = std::min(n, rest[first].iov_len);
       rest[first].iov_base = static_cast<char*>(rest[first].iov_base) + take;
@@ -193,7 +215,8 @@ Result<void> Conn::writev_all(std::span<const iovec> iov, Deadline d) {
       if (rest[first].iov_len == 0) ++first;
     }
   }
-  return {};
+  if (transferred) *transferred = done;
+  return result;
 }
 
 Result<void> Conn::shutdown(Shutdown how) {

@@ -418,6 +418,69 @@ TEST(Net, WriteToPeerThatNeverReadsTimesOut) {
   }, procs(2));
 }
 
+// The _all and _exact forms report how much they moved even when they fail, so a truncated
+// message can be told from a clean end and a timed-out write resumed: the peer receives exactly
+// the prefix write_all says it sent. writev_all takes more buffers than one writev can.
+TEST(Net, AllAndExactFormsReportWhatTheyMovedWhenTheyFail) {
+  gort::run([] {
+    auto pair = connected_pair();
+    std::vector<char> big(8 << 20);
+    for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 + 7);
+    size_t sent = 0;
+    auto w = pair.client.write_all(big.data(), big.size(), Deadline::after(50ms), &sent);
+    ASSERT_FALSE(w);  // nobody reads: the socket buffers fill long before 8 MiB
+    EXPECT_EQ(w.error(), std::errc::timed_out);
+    EXPECT_GT(sent, 0u);
+    EXPECT_LT(sent, big.size());
+    // The rest can be written later: the reader gets every byte once, in order.
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      EXPECT_TRUE(pair.client.write_all(big.data() + sent, big.size() - sent));
+      wg.done();
+    });
+    std::vector<char> got(big.size());
+    size_t got_n = 0;
+    EXPECT_TRUE(pair.server.read_exact(got.data(), got.size(), Deadline::after(20s), &got_n));
+    EXPECT_EQ(got_n, big.size());
+    EXPECT_TRUE(got == big);
+    wg.wait();
+
+    // read_exact: a deadline, then the end of the stream, each after a partial read.
+    char b[8];
+    size_t n = 99;
+    ASSERT_TRUE(pair.client.write_all("ab"));
+    auto r = pair.server.read_exact(b, 8, Deadline::after(30ms), &n);
+    EXPECT_EQ(r.error(), std::errc::timed_out);
+    EXPECT_EQ(n, 2u);
+    ASSERT_TRUE(pair.client.write_all("cde"));
+    pair.client.close();
+    r = pair.server.read_exact(b + 2, 6, Deadline::after(5s), &n);
+    EXPECT_EQ(r.error(), Errc::eof);
+    EXPECT_EQ(n, 3u);
+    EXPECT_EQ(std::string(b, 5), "abcde");
+    r = pair.server.read_exact(b, 1, Deadline::after(5s), &n);
+    EXPECT_EQ(r.error(), Errc::eof);
+    EXPECT_EQ(n, 0u);  // a clean end: nothing of a next message
+
+    // More buffers than IOV_MAX in one writev_all.
+    auto pair2 = connected_pair();
+    constexpr size_t kBufs = 3000;
+    std::string bytes(kBufs, '\0');
+    std::vector<iovec> iov(kBufs);
+    for (size_t i = 0; i < kBufs; ++i) {
+      bytes[i] = static_cast<char>('a' + i % 26);
+      iov[i] = {&bytes[i], 1};
+    }
+    size_t vsent = 0;
+    EXPECT_TRUE(pair2.client.writev_all(iov, Deadline::after(20s), &vsent));
+    EXPECT_EQ(vsent, kBufs);
+    std::string back(kBufs, '\0');
+    EXPECT_TRUE(pair2.server.read_exact(back.data(), kBufs, Deadline::after(20s)));
+    EXPECT_EQ(back, bytes);
+  }, procs(2));
+}
+
 TEST(Net, CloseFromAnotherGoroutineWakesBlockedReader) {
   gort::run([] {
     auto pair = connected_pair();

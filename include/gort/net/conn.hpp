@@ -51,18 +51,24 @@ class Conn {
   // Reads what is available, at least 1 byte (waits for it); 0 means the peer ended the stream.
   Result<size_t> read(void* buf, size_t len, Deadline d = {});
   // Reads exactly len bytes; Errc::eof when the stream ends first (what arrived stays in buf).
-  Result<void> read_exact(void* buf, size_t len, Deadline d = {});
+  // `transferred` (optional) receives how many bytes were read, also when it fails (Go's
+  // io.ReadFull returns that count with its error), so a caller can tell a clean end between
+  // messages (0) from a truncated one, or resume after a deadline.
+  Result<void> read_exact(void* buf, size_t len, Deadline d = {}, size_t* transferred = nullptr);
   // One write: at least 1 byte unless len is 0 (waits for room), possibly fewer than len.
   Result<size_t> write(const void* buf, size_t len, Deadline d = {});
-  // Writes everything (std::errc::timed_out after a partial write leaves the rest unsent).
-  Result<void> write_all(const void* buf, size_t len, Deadline d = {});
-  Result<void> write_all(std::string_view s, Deadline d = {}) {
-    return write_all(s.data(), s.size(), d);
+  // Writes everything (std::errc::timed_out after a partial write leaves the rest unsent;
+  // `transferred`, optional, says how much went, so the rest can be written later).
+  Result<void> write_all(const void* buf, size_t len, Deadline d = {},
+                         size_t* transferred = nullptr);
+  Result<void> write_all(std::string_view s, Deadline d = {}, size_t* transferred = nullptr) {
+    return write_all(s.data(), s.size(), d, transferred);
   }
-  // Vectored forms (readv/writev).
+  // Vectored forms (readv/writev; one call takes at most IOV_MAX buffers, the _all form any).
   Result<size_t> readv(std::span<const iovec> iov, Deadline d = {});
   Result<size_t> writev(std::span<const iovec> iov, Deadline d = {});
-  Result<void> writev_all(std::span<const iovec> iov, Deadline d = {});
+  Result<void> writev_all(std::span<const iovec> iov, Deadline d = {},
+                          size_t* transferred = nullptr);
 
   Result<void> shutdown(Shutdown how);
   // Closes the socket (idempotent). Operations waiting on it return Errc::closed.
