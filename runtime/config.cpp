@@ -28,6 +28,8 @@ int available_cpus() {
 
 namespace {
 
+constexpr int kMaxProcs = 4096;
+
 int64_t env_int(const char* name, int64_t lo, int64_t hi) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') return 0;
@@ -43,7 +45,13 @@ int64_t env_int(const char* name, int64_t lo, int64_t hi) {
 
 Config resolve_config(const Config& requested) {
   Config c = requested;
-  if (c.procs <= 0) c.procs = static_cast<int>(env_int("GORT_PROCS", 1, 4096));
+  // The same range as GORT_PROCS: a negative count is a mistake, not "the default".
+  if (c.procs < 0 || c.procs > kMaxProcs) {
+    throw std::invalid_argument(
+        absl::StrFormat("gort: Config::procs = %d is not in [0, %d] (0: the default)", c.procs,
+                        kMaxProcs));
+  }
+  if (c.procs == 0) c.procs = static_cast<int>(env_int("GORT_PROCS", 1, kMaxProcs));
   if (c.procs <= 0) c.procs = available_cpus();
   if (c.stack_size == 0) c.stack_size = static_cast<size_t>(env_int("GORT_STACK_KB", 16, 1 << 20)) * 1024;
   if (c.stack_size == 0) c.stack_size = kDefaultStackReserve;

@@ -51,7 +51,8 @@ struct HogReport {
 };
 
 struct Config {
-  int procs = 0;                 // 0: GORT_PROCS, else the number of CPUs this process may use
+  int procs = 0;                 // 0: GORT_PROCS, else the number of CPUs this process may use;
+                                 // at most 4096 (std::invalid_argument otherwise)
   size_t stack_size = 0;         // default stack reservation in bytes; 0: GORT_STACK_KB or 256 KiB
   bool migrate_on_yield = false; // debug: force a move to another processor at every yield
   std::chrono::milliseconds schedtrace{0};  // 0: off (or GORT_DEBUG=schedtrace=MS)

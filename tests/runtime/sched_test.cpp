@@ -556,6 +556,18 @@ TEST(Scheduler, NestedRunThrows) {
   gort::run([] { EXPECT_THROW(gort::run([] {}), std::logic_error); }, gort::Config{.procs = 1});
 }
 
+TEST(Scheduler, BadProcsInConfigIsAClearError) {
+  for (int bad : {-3, 4097}) {
+    try {
+      gort::run([] {}, gort::Config{.procs = bad});
+      FAIL() << "expected std::invalid_argument for procs = " << bad;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("Config::procs = " + std::to_string(bad)),
+                std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Scheduler, BadEnvironmentIsAClearError) {
   setenv("GORT_PROCS", "zero", 1);
   try {
