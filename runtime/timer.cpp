@@ -213,10 +213,13 @@ bool run_all_timers(int64_t now) {
 }
 
 void timers_drop_all() {
-  for_each_heap([](TimerHeap* h) {
+  std::vector<Timer*> owned_by_nobody;
+  for_each_heap([&owned_by_nobody](TimerHeap* h) {
     h->mu.lock();
     for (TimerHeap::Entry& e : h->heap) {
-      if (e.t) e.t->heap.store(nullptr, std::memory_order_relaxed);
+      if (e.t == nullptr) continue;
+      e.t->heap.store(nullptr, std::memory_order_relaxed);
+      if (e.t->on_drop != nullptr) owned_by_nobody.push_back(e.t);
     }
     h->heap.clear();
     h->heap.shrink_to_fit();
@@ -224,6 +227,8 @@ void timers_drop_all() {
     publish_min(h);
     h->mu.unlock();
   });
+  // Outside the heap locks (a leaf lock): freeing the state releases channels.
+  for (Timer* t : owned_by_nobody) t->on_drop(t->arg);
 }
 
 }  // namespace gort::rt

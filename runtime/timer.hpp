@@ -27,7 +27,8 @@
 //     directly under wait-queue locks, where timers are not run) is run by sysmon itself; what
 //     it readies goes to the global queue.
 // Lock order: TimerHeap::mu is a leaf; no fn runs under it or under any scheduler lock.
-// Timers pending when gort::run returns are dropped (timers_drop_all): they never fire.
+// Timers pending when gort::run returns are dropped (timers_drop_all): they never fire (their
+// on_drop hook runs).
 #pragma once
 
 #include <atomic>
@@ -48,6 +49,10 @@ struct Timer {
   void (*fn)(void* arg, uint64_t seq) = nullptr;  // runs on a scheduler thread (g0 or inside a
                                                 // switch): must not block or park; may call ready()
   void* arg = nullptr;
+  // Called (outside every lock) when shutdown drops the timer unfired: a timer nobody else
+  // owns (gort::after's) frees its state here. Null: the owner frees it (a Timer or Ticker
+  // object, a goroutine's stack).
+  void (*on_drop)(void* arg) = nullptr;
   uint64_t seq = 0;
   // Internal: the heap holding it (null when not armed) and its index there; both under heap->mu
   // (heap is atomic so timer_stop can read it before locking).
@@ -86,7 +91,7 @@ int64_t earliest_timer();
 // Runs expired timers of every heap (the timer M, the last steal pass); true if any fn ran.
 bool run_all_timers(int64_t now);
 // Drops every pending timer (shutdown): they never fire; their Timer objects are not touched
-// again.
+// again, except that each one's on_drop (if any) runs, after the heaps are unlocked.
 void timers_drop_all();
 
 }  // namespace gort::rt
