@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <vector>
@@ -261,7 +262,8 @@ Result<void> Conn::set_linger(bool on, std::chrono::seconds timeout) {
   if (!s_) return Errc::closed;
   detail::OpRef ref(s_.get());
   if (!ref) return Errc::closed;
-  linger l{on ? 1 : 0, static_cast<int>(timeout.count())};
+  const int64_t secs = std::clamp<int64_t>(timeout.count(), 0, INT_MAX);  // no wrap to negative
+  linger l{on ? 1 : 0, static_cast<int>(secs)};
   if (setsockopt(s_->fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l) != 0) return errno_code(last_errno());
   return {};
 }
