@@ -285,8 +285,14 @@ void chan_close(ChanCore* c) {
   }
 }
 
-size_t chan_len(ChanCore* c) noexcept { return c->len_hint.load(std::memory_order_relaxed); }
-size_t chan_cap(ChanCore* c) noexcept { return c->cap; }
-bool chan_closed(ChanCore* c) noexcept { return c->closed_hint.load(std::memory_order_acquire); }
+// A moved-from Chan (null core) is Go's nil channel here: length and capacity 0, never closed
+// (its sends and receives throw instead of blocking forever; select skips it).
+size_t chan_len(ChanCore* c) noexcept {
+  return c ? c->len_hint.load(std::memory_order_relaxed) : 0;
+}
+size_t chan_cap(ChanCore* c) noexcept { return c ? c->cap : 0; }
+bool chan_closed(ChanCore* c) noexcept {
+  return c && c->closed_hint.load(std::memory_order_acquire);
+}
 
 }  // namespace gort::detail

@@ -31,6 +31,38 @@ TEST(Chan, BufferedIsFifoAndReportsLenCap) {
   }, gort::Config{.procs = 1});
 }
 
+// A moved-from Chan is Go's nil channel: length and capacity 0, never closed, and select
+// skips its cases. Its sends, receives and close throw (Go would block forever or panic) rather
+// than touch a channel that is gone: len() and friends used to dereference it.
+TEST(Chan, MovedFromChannelIsNil) {
+  gort::run([] {
+    gort::Chan<int> a(4);
+    gort::Chan<int> b = std::move(a);
+    EXPECT_EQ(a.len(), 0u);  // NOLINT(bugprone-use-after-move): what this test is about
+    EXPECT_EQ(a.cap(), 0u);
+    EXPECT_FALSE(a.closed());
+    auto message_of = [](auto&& f) -> std::string {
+      try {
+        f();
+      } catch (const std::invalid_argument& e) {
+        return e.what();
+      }
+      return "(no std::invalid_argument)";
+    };
+    EXPECT_NE(message_of([&] { a.send(1); }).find("moved-from"), std::string::npos);
+    EXPECT_NE(message_of([&] { (void)a.try_recv(); }).find("moved-from"), std::string::npos);
+    EXPECT_NE(message_of([&] { a.close(); }).find("moved-from"), std::string::npos);
+    b.send(7);
+    int got = 0;
+    EXPECT_EQ(gort::select(gort::recv_case(a), gort::recv_case(b, [&](std::optional<int> v) {
+                got = v.value_or(-1);
+              })), 1u);
+    EXPECT_EQ(got, 7);
+    EXPECT_EQ(gort::select(gort::recv_case(a), gort::timeout_case(std::chrono::milliseconds(5))),
+              1u);
+  }, gort::Config{.procs = 1});
+}
+
 TEST(Chan, UnbufferedSendWaitsForAReceiver) {
   std::atomic<int> stage{0};
   gort::run([&] {
