@@ -10,6 +10,7 @@
 #include "gort/chan.hpp"
 #include "gort/gort.hpp"
 #include "tests/support/procs.hpp"
+#include "tests/support/what.hpp"
 
 namespace {
 
@@ -41,17 +42,13 @@ TEST(Chan, MovedFromChannelIsNil) {
     EXPECT_EQ(a.len(), 0u);  // NOLINT(bugprone-use-after-move): what this test is about
     EXPECT_EQ(a.cap(), 0u);
     EXPECT_FALSE(a.closed());
-    auto message_of = [](auto&& f) -> std::string {
-      try {
-        f();
-      } catch (const std::invalid_argument& e) {
-        return e.what();
-      }
-      return "(no std::invalid_argument)";
-    };
-    EXPECT_NE(message_of([&] { a.send(1); }).find("moved-from"), std::string::npos);
-    EXPECT_NE(message_of([&] { (void)a.try_recv(); }).find("moved-from"), std::string::npos);
-    EXPECT_NE(message_of([&] { a.close(); }).find("moved-from"), std::string::npos);
+    using gort::test::what_of;
+    EXPECT_NE(what_of<std::invalid_argument>([&] { a.send(1); }).find("moved-from"),
+              std::string::npos);
+    EXPECT_NE(what_of<std::invalid_argument>([&] { (void)a.try_recv(); }).find("moved-from"),
+              std::string::npos);
+    EXPECT_NE(what_of<std::invalid_argument>([&] { a.close(); }).find("moved-from"),
+              std::string::npos);
     b.send(7);
     int got = 0;
     EXPECT_EQ(gort::select(gort::recv_case(a), gort::recv_case(b, [&](std::optional<int> v) {

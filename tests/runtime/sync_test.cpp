@@ -13,6 +13,7 @@
 #include "gort/gort.hpp"
 #include "runtime/mutex_stats.hpp"
 #include "tests/support/procs.hpp"
+#include "tests/support/what.hpp"
 
 namespace {
 
@@ -651,16 +652,9 @@ TEST(SyncThreads, PrimitivesWorkBetweenPlainThreads) {
 // WaitGroup misuse is an exception that names it, never a silently wrong count: the counter is
 // 32 bits, so a delta that does not fit would otherwise wrap (5e9 counted as 705,032,704).
 TEST(SyncWaitGroup, MisuseThrowsAndNamesTheMistake) {
-  auto message_of = [](auto&& f) -> std::string {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      return e.what();
-    }
-    return "(no exception)";
-  };
+  using gort::test::what_of;
   gort::WaitGroup negative;
-  EXPECT_NE(message_of([&] { negative.done(); }).find("negative counter"), std::string::npos);
+  EXPECT_NE(what_of([&] { negative.done(); }).find("negative counter"), std::string::npos);
 
   gort::WaitGroup huge;
   EXPECT_THROW(huge.add(int64_t{5'000'000'000}), std::out_of_range);
@@ -669,7 +663,7 @@ TEST(SyncWaitGroup, MisuseThrowsAndNamesTheMistake) {
 
   gort::WaitGroup full;
   full.add(INT32_MAX);
-  EXPECT_NE(message_of([&] { full.add(1); }).find("overflow"), std::string::npos);
+  EXPECT_NE(what_of([&] { full.add(1); }).find("overflow"), std::string::npos);
 }
 
 TEST(SyncMutexDeathTest, UnlockOfUnlockedMutexIsFatal) {
