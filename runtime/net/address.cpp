@@ -9,6 +9,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "gort/runtime.hpp"
@@ -123,8 +124,7 @@ Result<Address> Address::parse(std::string_view host_port) {
   }
   auto* s6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
   std::string host = hp.host;
-  std::string zone;
-  const bool pct_found = host.find('%') != std::string::npos;
+  std::optional<std::string> zone;  // "%" with nothing after it is a zone too: an unknown one
   if (const size_t pct = host.find('%'); pct != std::string::npos) {
     zone = host.substr(pct + 1);
     host.resize(pct);
@@ -132,8 +132,8 @@ Result<Address> Address::parse(std::string_view host_port) {
   if (inet_pton(AF_INET6, host.c_str(), &s6->sin6_addr) == 1) {
     s6->sin6_family = AF_INET6;
     s6->sin6_port = htons(port);
-    if (pct_found) {
-      s6->sin6_scope_id = zone_index(zone);
+    if (zone) {
+      s6->sin6_scope_id = zone_index(*zone);
       if (s6->sin6_scope_id == 0) return Errc::invalid_address;  // no such interface
     }
     a.len_ = sizeof *s6;

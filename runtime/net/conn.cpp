@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <vector>
 
 #include "absl/container/inlined_vector.h"
 #include "runtime/net/socket.hpp"
