@@ -3,7 +3,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <new>
+#include <stdexcept>
+
+#include "absl/strings/str_format.h"
 
 #include "gort/chan.hpp"
 #include "runtime/chan_internal.hpp"
@@ -172,17 +176,28 @@ using namespace gort::rt;
 int64_t monotonic_now_ns() noexcept { return now_ns(); }
 
 ChanCore* chan_make(size_t capacity, const ElementOps* ops) {
-  auto* c = new ChanCore();
+  // Go's "makechan: size out of range": a buffer whose byte size does not fit in size_t (or
+  // exceeds what operator new can ever return) is refused before anything is allocated, since
+  // capacity * size would wrap to a small buffer that sends then write past.
+  const size_t elem = ops->size == 0 ? 1 : ops->size;
+  if (capacity > static_cast<size_t>(PTRDIFF_MAX) / elem) {
+    throw std::length_error(absl::StrFormat(
+        "gort::Chan: capacity %u of %u-byte elements is out of range", capacity, ops->size));
+  }
+  auto c = std::make_unique<ChanCore>();  // freed if the buffer's allocation throws
   c->ops = ops;
   c->cap = capacity;
   if (capacity > 0) {
     size_t align = ops->align < alignof(std::max_align_t) ? alignof(std::max_align_t) : ops->align;
     c->buf = static_cast<unsigned char*>(::operator new(capacity * ops->size, std::align_val_t(align)));
   }
-  return c;
+  return c.release();
 }
 
-void chan_retain(ChanCore* c) noexcept { c->refs.fetch_add(1, std::memory_order_relaxed); }
+// Null-safe: copying a moved-from Chan (Go's nil channel) copies the nil.
+void chan_retain(ChanCore* c) noexcept {
+  if (c != nullptr) c->refs.fetch_add(1, std::memory_order_relaxed);
+}
 
 void chan_release(ChanCore* c) noexcept {
   // acq_rel: the last owner must see every other owner's writes before destroying.

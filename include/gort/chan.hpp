@@ -58,8 +58,12 @@ class Chan {
   static_assert(std::is_nothrow_move_constructible_v<T>,
                 "gort::Chan<T> needs a nothrow-move-constructible T");
   static_assert(!std::is_reference_v<T>, "gort::Chan<T&> is not supported; use a pointer");
+  static_assert(!std::is_const_v<T> && !std::is_volatile_v<T>,
+                "gort::Chan<const T> is not supported: received values are moved out; use Chan<T>");
 
  public:
+  // Throws std::length_error if capacity * sizeof(T) is out of range (Go's makechan panic),
+  // std::bad_alloc if the buffer cannot be allocated.
   explicit Chan(size_t capacity = 0)
       : core_(detail::chan_make(capacity, &detail::ElementOpsFor<T>::ops)) {}
   Chan(const Chan& other) noexcept : core_(other.core_) { detail::chan_retain(core_); }

@@ -57,7 +57,32 @@ TEST(Chan, MovedFromChannelIsNil) {
     EXPECT_EQ(got, 7);
     EXPECT_EQ(gort::select(gort::recv_case(a), gort::timeout_case(std::chrono::milliseconds(5))),
               1u);
+    // Copies of the nil channel are nil channels too (this crashed: a null core was retained).
+    gort::Chan<int> copy = a;  // NOLINT(bugprone-use-after-move)
+    gort::Chan<int> assigned(1);
+    assigned = copy;
+    EXPECT_EQ(copy.core(), nullptr);
+    EXPECT_EQ(assigned.core(), nullptr);
+    EXPECT_EQ(assigned.cap(), 0u);
+    gort::Ticker ticker(std::chrono::hours(1));
+    gort::Ticker moved = std::move(ticker);
+    EXPECT_EQ(ticker.c().core(), nullptr);  // NOLINT(bugprone-use-after-move)
   }, gort::Config{.procs = 1});
+}
+
+// Go's "makechan: size out of range": a capacity whose byte size wraps is refused up front
+// instead of allocating a wrapped, tiny buffer that sends then overrun.
+TEST(Chan, CapacityOutOfRangeIsRefused) {
+  using gort::test::what_of;
+  EXPECT_NE(what_of<std::length_error>([] { gort::Chan<int> c((size_t{1} << 62) + 1); })
+                .find("out of range"),
+            std::string::npos);
+  EXPECT_THROW(gort::Chan<int64_t>(SIZE_MAX), std::length_error);
+  EXPECT_THROW(gort::Chan<char>(SIZE_MAX), std::length_error);
+#if !defined(GORT_ASAN) && !defined(GORT_TSAN)  // their allocators abort on such sizes
+  // In range but more than the machine has: bad_alloc, as from any allocation.
+  EXPECT_THROW(gort::Chan<char>(size_t{1} << 60), std::bad_alloc);
+#endif
 }
 
 TEST(Chan, UnbufferedSendWaitsForAReceiver) {
