@@ -63,7 +63,7 @@ constexpr size_t kSlabSize = kSlabBytes / sizeof(G);
 constexpr uint32_t kLocalFreeMax = 128;  // per-P free list: spill half beyond this (Go: 64/32)
 
 // The global free list is a stack of batches (sched_next-linked lists, each headed by a
-// descriptor whose batch_next/batch_size name the next batch and its own length), so
+// descriptor whose free_batch_next/free_batch_size name the next batch and its own length), so
 // moving a batch between a P and the list is O(1) under the lock. A single list moved one node
 // at a time made a refilling P walk up to 64 descriptors last written by another CPU while
 // holding the lock, and the spilling P spun on it (perf, spawn at 2 procs: 4.4% of samples
@@ -83,8 +83,8 @@ GlobalFree& global_free() {
 
 // Requires gf.mu. `head` starts a sched_next-linked list of n >= 1 descriptors.
 void push_batch(GlobalFree& gf, G* head, uint32_t n) {
-  head->batch_next = gf.batches;
-  head->batch_size = n;
+  head->free_batch_next = gf.batches;
+  head->free_batch_size = n;
   gf.batches = head;
   gf.count += n;
 }
@@ -93,10 +93,10 @@ void push_batch(GlobalFree& gf, G* head, uint32_t n) {
 G* pop_batch(GlobalFree& gf, uint32_t* n) {
   G* head = gf.batches;
   if (head == nullptr) return nullptr;
-  gf.batches = head->batch_next;
-  *n = head->batch_size;
-  head->batch_next = nullptr;
-  head->batch_size = 0;
+  gf.batches = head->free_batch_next;
+  *n = head->free_batch_size;
+  head->free_batch_next = nullptr;
+  head->free_batch_size = 0;
   gf.count -= *n;
   return head;
 }

@@ -55,10 +55,9 @@ struct alignas(64) G {
   bool started = false;
   static constexpr size_t kInlineClosure = 48;
   alignas(16) unsigned char inline_closure[kInlineClosure];
-  // Used only while the descriptor heads a batch on the global free list (goroutine.cpp) or
-  // on the global run queue (global_queue.hpp); a descriptor is on at most one of them.
-  G* batch_next = nullptr;
-  uint32_t batch_size = 0;
+  // Used only while the descriptor heads a batch on the global free list (goroutine.cpp).
+  G* free_batch_next = nullptr;
+  uint32_t free_batch_size = 0;
 
   // Transition from -> to. Checked (fatal on a wrong `from`) in Debug and sanitizer builds;
   // a plain store otherwise, since it sits on every switch.

@@ -175,7 +175,11 @@ int run_main(std::function<int()> main, const Config& requested) {
   set_current_m(nullptr);
   trace_shutdown(cfg.trace_file);  // every M has stopped: nobody writes events any more
 
-  s->runq.drain([](G*) {});  // abandoned like the others; drain unlinks them
+  for (G* g = s->runq.drain(); g != nullptr;) {
+    G* next = g->sched_next;
+    g->sched_next = nullptr;
+    g = next;
+  }
   sema_forget_goroutine_waiters();
   timers_drop_all();  // pending timers never fire; their owners' memory is not touched again
   // Goroutines parked on fds are abandoned like the others; kernel-side operations still

@@ -2,8 +2,7 @@
 // plus a one-element `runnext` slot (DESIGN §2, Go's runq).
 //
 // Who may call what:
-//   push, push_next, try_push_next, pop, steal_into (as the thief's own queue)  only the owning
-//   P's M;
+//   push, push_next, pop, steal_into (as the thief's own queue)  only the owning P's M;
 //   steal_into (as the victim), empty, size, head_index, tail_index   any thread.
 //
 // Invariants:
@@ -51,16 +50,6 @@ class RunQueue {
   // Owner: puts g in runnext; returns the G it displaced (to be pushed at the tail) or null.
   G* push_next(G* g) {
     return runnext_.exchange(g, std::memory_order_acq_rel);  // hands g over with its contents
-  }
-
-  // Owner: puts g in runnext only if it is empty, without a locked instruction. Safe as a plain
-  // store: only the owner makes runnext non-null, so an empty slot stays empty until this store
-  // (a stale non-null load only sends g to the ring). The release pairs with the acquire loads
-  // of thieves and of pop's CAS.
-  bool try_push_next(G* g) {
-    if (runnext_.load(std::memory_order_relaxed) != nullptr) return false;
-    runnext_.store(g, std::memory_order_release);
-    return true;
   }
 
   // Owner: takes runnext if set, else the head of the ring. `from_next` says which.

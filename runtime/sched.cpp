@@ -176,12 +176,9 @@ inline void runq_put(P* p, G* g, bool next) {
 G* global_batch(P* p) {
   uint64_t len = sched->runq.size();
   if (len == 0) return nullptr;
-  // Go's share (len/procs + 1, at most half a ring) bounds the extra batches taken; the first
-  // batch comes whole whenever it fits, since splitting it means walking it under the lock.
-  uint32_t want = static_cast<uint32_t>(std::min<uint64_t>(RunQueue::kSize / 2,
-                                                           len / sched->procs + 1));
-  uint32_t room = RunQueue::kSize - p->runq.size() + 1;  // thieves only make more
-  G* g = sched->runq.pop_batch(want, room, [p](G* x) { p->runq.push(x); });
+  uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(RunQueue::kSize / 2,
+                                                        len / sched->procs + 1));
+  G* g = sched->runq.pop_batch(n, [p](G* x) { p->runq.push(x); });
   if (g) count(p->global_pulls);
   return g;
 }
@@ -849,8 +846,8 @@ void after_exit(G* g, void*) {
 
 void wakep() {
   // No fence here: work pushed to a P's own ring is run by that P (which is running) even if
-  // no M is woken, so only parallelism is at stake, not liveness (a push to runnext may be an
-  // exchange, a full barrier on x86, or a plain store). Pushes to the global queue go through
+  // no M is woken, so only parallelism is at stake, not liveness; a push to runnext is an
+  // exchange (a full barrier on x86 anyway). Pushes to the global queue go through
   // wakep_global(), which needs the StoreLoad ordering (see the guard at the top).
   if (sched->npidle.load(std::memory_order_seq_cst) == 0) return;
   if (sched->nmspinning.load(std::memory_order_seq_cst) != 0) return;
@@ -932,20 +929,9 @@ void ready(G* g, bool next) {
 }
 
 void ready_new(G* g) {
+  // A new goroutine wakes a thread as usual: its spawner usually goes on running.
   g->set_status(GStatus::kIdle, GStatus::kRunnable);
-  if (P* p = owned_p(current_m())) {
-    // Into an empty runnext (a spawner that then blocks runs its child next, as in Go), else
-    // at the ring's tail: unlike Go, a new goroutine never displaces runnext. Displacing takes
-    // an exchange, whose locked instruction waits for every store before it, here the stores
-    // into a descriptor whose lines another CPU last wrote (it ran and freed it). A spawning
-    // loop, which displaces on every spawn, then paid those misses one after another instead
-    // of overlapping them (perf, spawn at 2 procs: 14% of samples on the exchange).
-    if (!p->runq.try_push_next(g) && !p->runq.push(g)) [[unlikely]] runq_put_overflow(p, g);
-    // A new goroutine wakes a thread as usual: its spawner usually goes on running.
-    wakep();
-    return;
-  }
-  make_runnable(g, false, /*lazy=*/false);
+  make_runnable(g, true, /*lazy=*/false);
 }
 
 void park(void (*unlock)(G*, void*), void* arg) {
