@@ -1,8 +1,12 @@
-// Semaphore table. 251 buckets (prime, as Go's semTabSize) of waiter lists, each under its own
-// SpinLock, with an atomic waiter count so a release with no waiters takes no lock. A bucket
-// holds two kinds of waiters, told apart by Waiter::kind: semaphore waiters keyed by the
-// counter's address, and notify-list (CondVar) waiters keyed by the list's address and ordered
-// by ticket. Both share the parking code and the shutdown sweep.
+// Semaphore table. 251 buckets (prime, as Go's semTabSize), each under its own SpinLock, with an
+// atomic waiter count so a release with no waiters takes no lock. A bucket maps each waited-on
+// key to that key's FIFO of waiters, so a release finds its waiters in O(1) however many other
+// addresses share the bucket. (One list per bucket made every release scan past the waiters of
+// other addresses: a tree of a million goroutines each waiting on its own WaitGroup spent a
+// quarter of its samples in that scan; Go uses a treap per bucket for the same reason.) Keys are
+// of two kinds, told apart by the key's low bit (Kind): semaphore counters, and notify lists
+// (CondVar) whose waiters are ordered by ticket. Both share the parking code and the shutdown
+// sweep.
 //
 // Protocol (no lost wake-ups):
 //   acquire: lock bucket; nwait++ (seq_cst); re-try the decrement; enqueue (tail, or ahead of
@@ -21,6 +25,8 @@
 // the waker reads everything it needs from the Waiter first and touches it last with that store.
 #include "runtime/sema.hpp"
 
+#include "absl/container/flat_hash_map.h"
+
 #include "gort/sync.hpp"
 #include "runtime/machine.hpp"
 #include "runtime/park.hpp"
@@ -34,21 +40,18 @@ namespace {
 enum class Kind : uint8_t { kSema, kNotify };
 
 struct Waiter {
-  const void* key = nullptr;   // semaphore counter or notify list
   G* g = nullptr;              // parked goroutine, or null for a parked thread
   Parker* parker = nullptr;    // the thread's parker when g is null
   Waiter* next = nullptr;
   uint32_t ticket = 0;         // kNotify: the notify ticket waited for
-  Kind kind = Kind::kSema;
   bool handed = false;         // kSema: the releaser took the count for us (handoff)
   // Thread waiters only: set (release) by the waker as its last touch of this record; the
   // waiter loops on it (acquire), so a stale futex permit never lets it leave while queued.
   std::atomic<bool> dequeued{false};
 };
 
-struct alignas(64) Bucket {
-  SpinLock lock{LockRank::kSemaBucket};
-  std::atomic<uint32_t> nwait{0};
+// The waiters of one key, in arrival order (lifo acquirers go to the front).
+struct Queue {
   Waiter* head = nullptr;
   Waiter* tail = nullptr;
 
@@ -58,7 +61,6 @@ struct alignas(64) Bucket {
     else head = w;
     tail = w;
   }
-  // Ahead of the first waiter with the same key (the release scan finds it first).
   void push_front(Waiter* w) {
     w->next = head;
     head = w;
@@ -70,12 +72,38 @@ struct alignas(64) Bucket {
     if (tail == w) tail = prev;
     w->next = nullptr;
   }
+  bool empty() const { return head == nullptr; }
+};
+
+// A key: the waited-on address with the kind in its low bit (both kinds of object hold 4-byte
+// aligned atomics, so that bit is free).
+uintptr_t key_of(const void* addr, Kind kind) {
+  return reinterpret_cast<uintptr_t>(addr) | static_cast<uintptr_t>(kind);
+}
+
+// `queues` holds an entry only while its key has waiters, so its size is bounded by the
+// waiters parked now; the map may allocate while the bucket lock is held (it grows), never
+// while switched out.
+struct alignas(64) Bucket {
+  SpinLock lock{LockRank::kSemaBucket};
+  std::atomic<uint32_t> nwait{0};
+  absl::flat_hash_map<uintptr_t, Queue> queues;
+
+  // The key's queue, or null if nobody waits on it.
+  Queue* find(uintptr_t key) {
+    auto it = queues.find(key);
+    return it == queues.end() ? nullptr : &it->second;
+  }
+  void erase_if_empty(uintptr_t key, Queue* q) {
+    if (q->empty()) queues.erase(key);
+  }
 };
 
 constexpr size_t kBuckets = 251;
-Bucket table[kBuckets];
 
 Bucket& bucket_for(const void* addr) {
+  // Never destroyed: threads still blocked in a semaphore at exit must find it intact.
+  static Bucket* const table = new Bucket[kBuckets];
   return table[(reinterpret_cast<uintptr_t>(addr) >> 3) % kBuckets];
 }
 
@@ -114,9 +142,7 @@ void sleep_queued(Bucket& b, Waiter& w, const char* wait_reason) {
   }
 }
 
-void init_waiter(Waiter& w, const void* key, Kind kind) {
-  w.key = key;
-  w.kind = kind;
+void init_waiter(Waiter& w) {
   w.g = parkable_g();
   w.parker = w.g ? nullptr : this_thread_parker();
 }
@@ -143,18 +169,27 @@ bool ticket_less(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 
 void sema_acquire(std::atomic<uint32_t>* addr, const char* wait_reason, bool lifo) {
   if (try_acquire(addr)) return;
   Bucket& b = bucket_for(addr);
+  const uintptr_t key = key_of(addr, Kind::kSema);
   for (;;) {
     Waiter w;
-    init_waiter(w, addr, Kind::kSema);
+    init_waiter(w);
     b.lock.lock();
+    Queue* q;
+    try {
+      q = &b.queues[key];  // may allocate (the map grows)
+    } catch (...) {
+      b.lock.unlock();
+      throw;
+    }
     b.nwait.fetch_add(1, std::memory_order_seq_cst);
     if (try_acquire(addr)) {
       b.nwait.fetch_sub(1, std::memory_order_relaxed);
+      b.erase_if_empty(key, q);
       b.lock.unlock();
       return;
     }
-    if (lifo) b.push_front(&w);
-    else b.push_back(&w);
+    if (lifo) q->push_front(&w);
+    else q->push_back(&w);
     sleep_queued(b, w, wait_reason);
     if (w.handed || try_acquire(addr)) return;
   }
@@ -165,17 +200,15 @@ void sema_release(std::atomic<uint32_t>* addr, bool handoff) {
   Bucket& b = bucket_for(addr);
   if (b.nwait.load(std::memory_order_seq_cst) == 0) return;
   b.lock.lock();
-  Waiter* prev = nullptr;
-  Waiter* w = b.head;
-  while (w != nullptr && (w->key != addr || w->kind != Kind::kSema)) {
-    prev = w;
-    w = w->next;
-  }
-  if (w == nullptr) {
+  const uintptr_t key = key_of(addr, Kind::kSema);
+  Queue* q = b.find(key);
+  if (q == nullptr) {
     b.lock.unlock();
     return;
   }
-  b.unlink(prev, w);
+  Waiter* w = q->head;
+  q->unlink(nullptr, w);
+  b.erase_if_empty(key, q);
   b.nwait.fetch_sub(1, std::memory_order_relaxed);
   // Taking the count here, under the lock, is what makes the handoff direct: a newcomer's
   // fast-path decrement can no longer beat the waiter to it.
@@ -201,10 +234,17 @@ void notify_list_wait(detail::NotifyList* list, uint32_t ticket, const char* wai
     b.lock.unlock();
     return;
   }
+  Queue* q;
+  try {
+    q = &b.queues[key_of(list, Kind::kNotify)];  // may allocate (the map grows)
+  } catch (...) {
+    b.lock.unlock();
+    throw;
+  }
   Waiter w;
-  init_waiter(w, list, Kind::kNotify);
+  init_waiter(w);
   w.ticket = ticket;
-  b.push_back(&w);
+  q->push_back(&w);
   b.nwait.fetch_add(1, std::memory_order_relaxed);
   sleep_queued(b, w, wait_reason);
 }
@@ -221,14 +261,19 @@ void notify_list_notify_one(detail::NotifyList* list) {
     return;
   }
   list->notify.store(t + 1, std::memory_order_relaxed);
-  Waiter* prev = nullptr;
-  for (Waiter* w = b.head; w != nullptr; prev = w, w = w->next) {
-    if (w->key == list && w->kind == Kind::kNotify && w->ticket == t) {
-      b.unlink(prev, w);
-      b.nwait.fetch_sub(1, std::memory_order_relaxed);
-      b.lock.unlock();
-      wake(w);
-      return;
+  const uintptr_t key = key_of(list, Kind::kNotify);
+  if (Queue* q = b.find(key)) {
+    // Tickets are taken in order but queued as their owners get here: usually the head.
+    Waiter* prev = nullptr;
+    for (Waiter* w = q->head; w != nullptr; prev = w, w = w->next) {
+      if (w->ticket == t) {
+        q->unlink(prev, w);
+        b.erase_if_empty(key, q);
+        b.nwait.fetch_sub(1, std::memory_order_relaxed);
+        b.lock.unlock();
+        wake(w);
+        return;
+      }
     }
   }
   // Ticket t was taken but its owner has not queued yet: it will see notify > t and not sleep.
@@ -241,23 +286,16 @@ void notify_list_notify_all(detail::NotifyList* list) {
   b.lock.lock();
   list->notify.store(list->wait.load(std::memory_order_seq_cst), std::memory_order_relaxed);
   Waiter* woken = nullptr;
-  Waiter* prev = nullptr;
-  uint32_t n = 0;
-  for (Waiter* w = b.head; w != nullptr;) {
-    Waiter* next = w->next;
-    if (w->key == list && w->kind == Kind::kNotify) {
-      b.unlink(prev, w);
-      w->next = woken;
-      woken = w;
-      ++n;
-    } else {
-      prev = w;
-    }
-    w = next;
+  auto it = b.queues.find(key_of(list, Kind::kNotify));
+  if (it != b.queues.end()) {
+    woken = it->second.head;
+    b.queues.erase(it);
   }
+  uint32_t n = 0;
+  for (Waiter* w = woken; w != nullptr; w = w->next) ++n;
   b.nwait.fetch_sub(n, std::memory_order_relaxed);
   b.lock.unlock();
-  while (woken != nullptr) {
+  while (woken != nullptr) {  // in ticket order
     Waiter* next = woken->next;  // read before the wake: the record dies when its owner runs
     wake(woken);
     woken = next;
@@ -265,24 +303,27 @@ void notify_list_notify_all(detail::NotifyList* list) {
 }
 
 void sema_forget_goroutine_waiters() {
-  for (Bucket& b : table) {
+  for (size_t i = 0; i < kBuckets; ++i) {
+    // Every bucket, through any address that maps to it.
+    Bucket& b = bucket_for(reinterpret_cast<const void*>(i << 3));
     b.lock.lock();
-    Waiter* keep_head = nullptr;
-    Waiter* keep_tail = nullptr;
     uint32_t kept = 0;
-    for (Waiter* w = b.head; w;) {
-      Waiter* next = w->next;
-      if (w->g == nullptr) {  // a parked thread: still waiting, still valid
-        w->next = nullptr;
-        if (keep_tail) keep_tail->next = w;
-        else keep_head = w;
-        keep_tail = w;
-        ++kept;
+    for (auto it = b.queues.begin(); it != b.queues.end();) {
+      Queue& q = it->second;
+      Waiter* prev = nullptr;
+      for (Waiter* w = q.head; w != nullptr;) {
+        Waiter* next = w->next;
+        if (w->g != nullptr) {
+          q.unlink(prev, w);  // an abandoned goroutine's record, on a stack about to be freed
+        } else {
+          prev = w;  // a parked thread: still waiting, still valid
+          ++kept;
+        }
+        w = next;
       }
-      w = next;
+      if (q.empty()) b.queues.erase(it++);
+      else ++it;
     }
-    b.head = keep_head;
-    b.tail = keep_tail;
     b.nwait.store(kept, std::memory_order_seq_cst);
     b.lock.unlock();
   }
@@ -292,7 +333,9 @@ uint32_t sema_waiters(std::atomic<uint32_t>* addr) {
   Bucket& b = bucket_for(addr);
   b.lock.lock();
   uint32_t n = 0;
-  for (Waiter* w = b.head; w; w = w->next) n += (w->key == addr && w->kind == Kind::kSema);
+  if (Queue* q = b.find(key_of(addr, Kind::kSema))) {
+    for (Waiter* w = q->head; w; w = w->next) ++n;
+  }
   b.lock.unlock();
   return n;
 }

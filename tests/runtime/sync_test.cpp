@@ -602,6 +602,40 @@ TEST_P(SyncTest, MutexSharedWithForeignThread) {
   EXPECT_EQ(counter, int64_t{kGoroutines + 1} * iters);
 }
 
+// Thousands of waiters on distinct WaitGroups, dozens per semaphore bucket: each release wakes
+// the waiter of that address and no other, in any order, and waiters that share a bucket with a
+// released one stay parked. (The bucket keeps one queue per address; see runtime/sema.cpp.)
+TEST_P(SyncTest, ReleasesWakeOnlyTheirOwnAddressAmongManyInABucket) {
+  const int n = 5000 / gort::test::kScale;
+  std::vector<int> woken_order;
+  gort::run([&] {
+    std::vector<gort::WaitGroup> gates(n);
+    gort::Chan<int> woken(n);
+    gort::WaitGroup started;
+    started.add(n);
+    for (int i = 0; i < n; ++i) {
+      gates[i].add(1);
+      gort::go([&, i] {
+        started.done();
+        gates[i].wait();
+        woken.send(i);
+      });
+    }
+    started.wait();
+    // Release in a scrambled order (7919 is prime, coprime with n's factors 2 and 5).
+    for (int k = 0; k < n; ++k) {
+      int i = static_cast<int>((static_cast<int64_t>(k) * 7919) % n);
+      gates[i].done();
+      woken_order.push_back(woken.recv().value());  // the one released, before anyone else
+      EXPECT_FALSE(woken.try_recv().has_value()) << "a waiter woke without its release";
+    }
+  }, config());
+  ASSERT_EQ(static_cast<int>(woken_order.size()), n);
+  for (int k = 0; k < n; ++k) {
+    ASSERT_EQ(woken_order[k], static_cast<int>((static_cast<int64_t>(k) * 7919) % n)) << k;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Procs, SyncTest, ::testing::Values(1, 2, 4), gort::test::procs_name);
 
 // No runtime at all: every primitive falls back to parking threads.
