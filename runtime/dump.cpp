@@ -84,7 +84,8 @@ __attribute__((noinline)) int own_frames(const G* g, uintptr_t* out, int max) {
 }  // namespace
 
 std::string dump_goroutines() {
-  if (sched == nullptr) return "gort: no runtime is running\n";
+  ForeignUse use;  // a plain thread may ask while run returns
+  if (use.get() == nullptr) return "gort: no runtime is running\n";
   static RankedMutex dump_lock{LockRank::kDump};  // one dump at a time (they share nothing else)
   std::lock_guard<RankedMutex> lock(dump_lock);
   const int64_t now = sched->coarse_now.load(std::memory_order_relaxed);

@@ -373,9 +373,17 @@ constexpr uint64_t kGoidBatch = 16;  // Go's _GoidCacheBatch
 }  // namespace
 
 PendingSpawn spawn_begin(const SpawnRequest& req) {
-  if (sched == nullptr) {
+  // A plain thread holds the runtime from here to spawn_commit or spawn_abort (ForeignUse).
+  const bool foreign = current_m() == nullptr;
+  if (foreign ? foreign_enter() == nullptr : sched == nullptr) {
     throw std::logic_error("gort::go: no runtime is running (spawn goroutines inside gort::run)");
   }
+  struct LeaveOnThrow {
+    bool armed;
+    ~LeaveOnThrow() {
+      if (armed) foreign_leave();
+    }
+  } leave_on_throw{foreign};
   G* g = g_alloc();
   g->file = req.where.file_name();
   g->line = req.where.line();
@@ -396,6 +404,7 @@ PendingSpawn spawn_begin(const SpawnRequest& req) {
     }
     g->closure_on_heap = true;
   }
+  leave_on_throw.armed = false;
   return PendingSpawn{g, g->closure};
 }
 
@@ -420,6 +429,7 @@ uint64_t spawn_commit(void* handle) {
                  g->function, g->file, g->line);
   }
   ready_new(g);
+  if (m == nullptr) foreign_leave();  // entered in spawn_begin
   return id;
 }
 
@@ -428,6 +438,7 @@ void spawn_abort(void* handle) noexcept {
   if (g->closure_on_heap) ::operator delete(g->closure, std::align_val_t(kHeapClosureAlign));
   g->closure_on_heap = false;
   g_free(g);
+  if (current_m() == nullptr) foreign_leave();  // entered in spawn_begin
 }
 
 }  // namespace gort::detail

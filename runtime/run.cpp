@@ -116,6 +116,7 @@ int run_main(std::function<int()> main, const Config& requested) {
   m0->rand_state = 0x9E3779B97F4A7C15ULL;
   s->allm.push_back(m0);
   sched = s;
+  foreign_publish(s);  // plain threads may use it from now on (ForeignUse)
 
   set_current_m(m0);
   // M0 runs goroutines too: precise futex timeouts while it does (see m_main); the caller's
@@ -174,6 +175,7 @@ int run_main(std::function<int()> main, const Config& requested) {
   sysmon_stop();
   set_current_m(nullptr);
   trace_shutdown(cfg.trace_file);  // every M has stopped: nobody writes events any more
+  foreign_unpublish();  // and no plain thread is inside the scheduler any more
 
   for (G* g = s->runq.drain(); g != nullptr;) {
     G* next = g->sched_next;

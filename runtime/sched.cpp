@@ -67,6 +67,41 @@ std::atomic<uint32_t> preempt_pending{0};
 namespace gort::rt {
 
 Sched* sched = nullptr;
+
+namespace {
+std::atomic<Sched*> published_sched{nullptr};
+std::atomic<int64_t> foreign_uses{0};
+}  // namespace
+
+Sched* foreign_enter() {
+  foreign_uses.fetch_add(1, std::memory_order_seq_cst);
+  Sched* s = published_sched.load(std::memory_order_seq_cst);
+  if (s == nullptr) foreign_uses.fetch_sub(1, std::memory_order_release);
+  return s;
+}
+
+void foreign_leave() { foreign_uses.fetch_sub(1, std::memory_order_release); }
+
+void foreign_publish(Sched* s) { published_sched.store(s, std::memory_order_seq_cst); }
+
+void foreign_unpublish() {
+  published_sched.store(nullptr, std::memory_order_seq_cst);
+  // A use lasts one spawn or one stats() call: spin politely.
+  while (foreign_uses.load(std::memory_order_seq_cst) != 0) sched_yield();
+}
+
+ForeignUse::ForeignUse() {
+  if (current_m() != nullptr || on_sysmon_thread()) {
+    s_ = sched;
+    return;
+  }
+  s_ = foreign_enter();
+  counted_ = s_ != nullptr;
+}
+
+ForeignUse::~ForeignUse() {
+  if (counted_) foreign_leave();
+}
 bool stack_checks_needed = false;
 
 int64_t now_ns() {
@@ -391,6 +426,11 @@ void check_deadlock() {
   if (sched->npidle.load(std::memory_order_seq_cst) != sched->procs) return;
   if (sched->nmblocking.load(std::memory_order_seq_cst) != 0) return;
   if (sched->foreign_threads.load(std::memory_order_seq_cst)) return;
+  if (earliest_timer() != kNoTimer) return;
+  // A callback popped from its heap may be readying a goroutine or re-arming itself right now
+  // (a Ticker's tick seen between the two: a false "deadlock" in a test, 1 run in ~30 under
+  // load). Its count is read after the heaps and they are read again after it (timer.hpp).
+  if (timers_in_flight() != 0) return;
   if (earliest_timer() != kNoTimer) return;
   if (netpoll::waiters() > 0) return;  // an fd may become ready
   if (!sched->runq.empty()) return;
@@ -866,7 +906,8 @@ void wakep() {
 }
 
 void note_foreign_thread() {
-  if (Sched* s = sched; s != nullptr && !s->foreign_threads.load(std::memory_order_relaxed)) {
+  ForeignUse use;
+  if (Sched* s = use.get(); s != nullptr && !s->foreign_threads.load(std::memory_order_relaxed)) {
     s->foreign_threads.store(true, std::memory_order_seq_cst);
   }
 }
@@ -915,6 +956,8 @@ void make_runnable(G* g, bool next, bool lazy) {
     if (!p->runq.push(g)) [[unlikely]] runq_put_overflow(p, g);
     wakep();
   } else {
+    ForeignUse use;
+    if (use.get() == nullptr) return;  // the runtime ended: g was abandoned with it
     if (m == nullptr && !on_sysmon_thread()) note_foreign_thread();
     sched->runq.push(g);
     wakep_global();

@@ -74,6 +74,33 @@ struct Sched {
 };
 
 extern Sched* sched;  // non-null while a runtime runs
+
+// Threads outside the runtime (no M: a user's plain thread, a metrics thread) may spawn, ready
+// goroutines and read stats while `run` returns on another thread. They reach the scheduler only
+// inside a ForeignUse, which keeps it alive: `run` unpublishes it (foreign_unpublish) and waits
+// for the ForeignUses in progress to end before freeing anything. A plain read of `sched` there
+// was a use-after-free (a thread spawning in a loop while the main goroutine returned).
+// Protocol (Dekker, both sides seq_cst): a user increments `foreign_uses`, then loads the
+// published pointer; run stores null, then waits for `foreign_uses` to reach zero. Either the
+// user sees null, or run sees the user's increment and waits for it.
+// On an M (or sysmon) the runtime cannot end underneath, and ForeignUse is just `sched`.
+class ForeignUse {
+ public:
+  ForeignUse();
+  ~ForeignUse();
+  ForeignUse(const ForeignUse&) = delete;
+  ForeignUse& operator=(const ForeignUse&) = delete;
+  Sched* get() const { return s_; }  // null: no runtime runs (or it is ending)
+
+ private:
+  Sched* s_ = nullptr;
+  bool counted_ = false;
+};
+// The explicit halves, for a use that spans calls (spawn_begin .. spawn_commit on one thread).
+Sched* foreign_enter();  // null (and nothing held) if no runtime runs
+void foreign_leave();
+void foreign_publish(Sched* s);
+void foreign_unpublish();  // returns when no ForeignUse holds the runtime any more
 extern bool stack_checks_needed;  // canary checks at switch-out (see sched.cpp)
 // "goroutine N stack overflow (reserved X KiB), created at FILE:LINE" (async-signal-safe).
 size_t describe_goroutine_stack(G* g, char* buf, size_t cap);

@@ -13,7 +13,8 @@ namespace gort {
 namespace {
 
 int64_t alive_goroutines() {
-  rt::Sched* s = rt::sched;
+  rt::ForeignUse use;  // a monitoring thread may call this while run returns
+  rt::Sched* s = use.get();
   if (s == nullptr) return 0;
   int64_t created = static_cast<int64_t>(s->created_external.load(std::memory_order_relaxed));
   int64_t exited = static_cast<int64_t>(s->exited_external.load(std::memory_order_relaxed));
@@ -30,7 +31,8 @@ std::string goroutine_dump() { return rt::dump_goroutines(); }
 
 SchedulerStats stats() {
   SchedulerStats st;
-  rt::Sched* s = rt::sched;
+  rt::ForeignUse use;  // a monitoring thread may call this while run returns
+  rt::Sched* s = use.get();
   rt::StackStats ss = rt::stack_stats();
   st.stack_bytes_reserved = ss.bytes_reserved;
   st.stacks_in_use = ss.stacks_in_use;
@@ -110,7 +112,8 @@ uint64_t goroutine_id() noexcept {
 int64_t num_goroutines() noexcept { return alive_goroutines(); }
 
 int procs() noexcept {
-  rt::Sched* s = rt::sched;
+  rt::ForeignUse use;
+  rt::Sched* s = use.get();
   return s ? s->procs : 0;
 }
 

@@ -15,6 +15,10 @@ constexpr uint32_t kArity = 4;  // Go's timerHeapN
 
 // The timer whose fn this thread is running (timer_stop from inside fn must not wait for itself).
 thread_local Timer* tls_running_timer = nullptr;
+// Incremented before a timer leaves its heap, decremented after its callback returned, both
+// acq_rel: a reader that sees the heap without it (acquire on min_when) then sees the count,
+// and one that sees the decrement sees what the callback did (readied or re-armed).
+std::atomic<int64_t> in_flight{0};
 
 void set_at(TimerHeap* h, uint32_t i, TimerHeap::Entry e) {
   h->heap[i] = e;
@@ -176,6 +180,7 @@ int64_t run_timers(TimerHeap* h, int64_t now, bool* ran) {
     void (*fn)(void*, uint64_t) = t->fn;
     void* arg = t->arg;
     uint64_t seq = t->seq;
+    in_flight.fetch_add(1, std::memory_order_acq_rel);
     h->running.store(t, std::memory_order_relaxed);
     t->heap.store(nullptr, std::memory_order_release);  // timer_stop now waits on `running`
     publish_min(h);
@@ -185,6 +190,7 @@ int64_t run_timers(TimerHeap* h, int64_t now, bool* ran) {
     fn(arg, seq);  // may let the owner free t: t is not touched after this
     tls_running_timer = nullptr;
     h->running.store(nullptr, std::memory_order_release);
+    in_flight.fetch_sub(1, std::memory_order_acq_rel);
     h->mu.lock();
   }
   maybe_purge(h);
@@ -203,6 +209,8 @@ int64_t earliest_timer() {
   });
   return next;
 }
+
+int64_t timers_in_flight() { return in_flight.load(std::memory_order_seq_cst); }
 
 bool run_all_timers(int64_t now) {
   bool ran = false;

@@ -88,6 +88,10 @@ int64_t now_ns();                  // CLOCK_MONOTONIC (sched.cpp)
 int64_t run_timers(TimerHeap* h, int64_t now, bool* ran = nullptr);
 // The earliest deadline over every heap (kNoTimer if none). Lock-free.
 int64_t earliest_timer();
+// Callbacks running now (popped from their heap, not yet returned). While one runs, its heap
+// may look empty although the callback is about to ready a goroutine or re-arm itself; the
+// deadlock check must not conclude from that moment (check_deadlock in sched.cpp).
+int64_t timers_in_flight();
 // Runs expired timers of every heap (the timer M, the last steal pass); true if any fn ran.
 bool run_all_timers(int64_t now);
 // Drops every pending timer (shutdown): they never fire; their Timer objects are not touched
