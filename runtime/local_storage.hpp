@@ -2,12 +2,14 @@
 // use. Goroutines rarely hold more than a handful of locals, so a list beats a hash map here.
 #pragma once
 
+#include <cstdint>
+
 #include "runtime/goroutine.hpp"
 
 namespace gort::rt {
 
 struct LocalSlot {
-  const void* key;
+  uint64_t key;  // GoroutineLocal's key: unique per object, never reused (local_new_key)
   void* value;
   void (*destroy)(void*);
   LocalSlot* next;
