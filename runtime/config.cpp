@@ -41,7 +41,51 @@ int64_t env_int(const char* name, int64_t lo, int64_t hi) {
   return n;
 }
 
+// A debug period in ms: 0 (off) to kMaxDebugMs; negative and absurd ones are errors, so the
+// conversion to ns in sysmon cannot overflow. `what` names the setting as the user wrote it.
+void check_debug_ms(const std::string& what, int64_t ms) {
+  if (ms < 0 || ms > kMaxDebugMs) {
+    throw std::invalid_argument(
+        absl::StrFormat("gort: %s is not in [0, %d] ms (0: off)", what, kMaxDebugMs));
+  }
+}
+
+// One GORT_DEBUG item, NAME=NUMBER. Values are checked even where Config already set the field,
+// so a typo never waits for the day the field is left at its default.
+void apply_debug_item(Config& c, absl::string_view item) {
+  std::pair<absl::string_view, absl::string_view> kv =
+      absl::StrSplit(item, absl::MaxSplits('=', 1));
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(kv.second, &value)) {
+    throw std::invalid_argument(absl::StrFormat("gort: GORT_DEBUG item '%s' needs =NUMBER", item));
+  }
+  if (kv.first == "migrate") {
+    c.migrate_on_yield = c.migrate_on_yield || value != 0;
+  } else if (kv.first == "schedtrace") {
+    check_debug_ms(absl::StrFormat("GORT_DEBUG=%s", item), value);
+    if (c.schedtrace.count() == 0) c.schedtrace = std::chrono::milliseconds(value);
+  } else if (kv.first == "hogreport") {
+    check_debug_ms(absl::StrFormat("GORT_DEBUG=%s", item), value);
+    if (c.hog_report.count() == 0) c.hog_report = std::chrono::milliseconds(value);
+  } else {
+    throw std::invalid_argument(absl::StrFormat(
+        "gort: unknown GORT_DEBUG item '%s' (known: migrate=0|1, schedtrace=MS, hogreport=MS)",
+        kv.first));
+  }
+}
+
 }  // namespace
+
+StackGuardRequest stack_guard_request() {
+  const char* v = std::getenv("GORT_STACK_GUARD");
+  // Empty counts as unset, as for every GORT_ variable (`GORT_STACK_GUARD= prog` unsets it).
+  if (v == nullptr || *v == '\0') return StackGuardRequest::kBest;
+  absl::string_view name(v);
+  if (name == "mprotect") return StackGuardRequest::kMprotect;
+  if (name == "canary") return StackGuardRequest::kCanary;
+  throw std::invalid_argument(
+      absl::StrFormat("gort: GORT_STACK_GUARD=%s (known: mprotect, canary)", name));
+}
 
 Config resolve_config(const Config& requested) {
   Config c = requested;
@@ -55,7 +99,12 @@ Config resolve_config(const Config& requested) {
   if (c.procs <= 0) c.procs = available_cpus();
   if (c.stack_size == 0) c.stack_size = static_cast<size_t>(env_int("GORT_STACK_KB", 16, 1 << 20)) * 1024;
   if (c.stack_size == 0) c.stack_size = kDefaultStackReserve;
-  if (c.hog_report.count() < 0) throw std::invalid_argument("gort: Config::hog_report is negative");
+  check_debug_ms(absl::StrFormat("Config::schedtrace = %d", c.schedtrace.count()),
+                 c.schedtrace.count());
+  check_debug_ms(absl::StrFormat("Config::hog_report = %d", c.hog_report.count()),
+                 c.hog_report.count());
+  // Only checked here: the stack system is set up after this and once per process.
+  (void)stack_guard_request();
   if (c.poller == Poller::kAuto) {
     if (const char* v = std::getenv("GORT_POLLER"); v != nullptr && *v != '\0') {
       absl::string_view name(v);
@@ -86,25 +135,7 @@ Config resolve_config(const Config& requested) {
   }
   if (const char* dbg = std::getenv("GORT_DEBUG"); dbg != nullptr && *dbg != '\0') {
     for (absl::string_view item : absl::StrSplit(dbg, ',', absl::SkipEmpty())) {
-      std::pair<absl::string_view, absl::string_view> kv =
-          absl::StrSplit(item, absl::MaxSplits('=', 1));
-      int64_t value = 0;
-      if (!absl::SimpleAtoi(kv.second, &value)) {
-        throw std::invalid_argument(absl::StrFormat("gort: GORT_DEBUG item '%s' needs =NUMBER", item));
-      }
-      if (kv.first == "migrate") {
-        c.migrate_on_yield = c.migrate_on_yield || value != 0;
-      } else if (kv.first == "schedtrace") {
-        if (c.schedtrace.count() == 0) c.schedtrace = std::chrono::milliseconds(value);
-      } else if (kv.first == "hogreport") {
-        if (value < 0) {
-          throw std::invalid_argument("gort: GORT_DEBUG=hogreport=MS needs MS >= 0");
-        }
-        if (c.hog_report.count() == 0) c.hog_report = std::chrono::milliseconds(value);
-      } else {
-        throw std::invalid_argument(absl::StrFormat(
-            "gort: unknown GORT_DEBUG item '%s' (known: migrate=0|1, schedtrace=MS, hogreport=MS)", kv.first));
-      }
+      apply_debug_item(c, item);
     }
   }
   return c;

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "runtime/config.hpp"
 #include "runtime/fatal.hpp"
 #include "runtime/lock_rank.hpp"
 
@@ -207,9 +208,11 @@ bool guard_install_works() {
 }
 
 void probe_guard_mode() {
-  const char* env = std::getenv("GORT_STACK_GUARD");
-  bool want_mprotect = env && std::strcmp(env, "mprotect") == 0;
-  bool want_canary = env && std::strcmp(env, "canary") == 0;
+  // Throws on an unknown value only when the stack system is used before gort::run (which
+  // checks the variable first, in resolve_config): a typo must not quietly mean "best mode".
+  const StackGuardRequest want = stack_guard_request();
+  bool want_mprotect = want == StackGuardRequest::kMprotect;
+  bool want_canary = want == StackGuardRequest::kCanary;
   char line[256];
   size_t n = 0;
   if (!want_mprotect && !want_canary && guard_install_works()) {

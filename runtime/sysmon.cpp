@@ -28,6 +28,7 @@
 #include "absl/strings/str_format.h"
 #include "gort/runtime.hpp"
 #include "netpoll/netpoll.hpp"
+#include "runtime/config.hpp"
 #include "runtime/dump.hpp"
 #include "runtime/hog.hpp"
 #include "runtime/sched.hpp"
@@ -198,8 +199,8 @@ void sysmon_main() {
   mark_sysmon_thread();
   prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
   const int64_t start = now_ns();
-  const int64_t trace_ns = static_cast<int64_t>(sched->config.schedtrace.count()) * 1000000;
-  const int64_t hog_ns = static_cast<int64_t>(sched->config.hog_report.count()) * 1000000;
+  const int64_t trace_ns = saturating_ns(sched->config.schedtrace);
+  const int64_t hog_ns = saturating_ns(sched->config.hog_report);
   int64_t delay_ns = 20'000;
   int idle_rounds = 0;
   int64_t last_scavenge = start;

@@ -5,9 +5,14 @@
 //   GORT_DEBUG=migrate=1    every yield moves the goroutine to another processor (tests)
 //   GORT_DEBUG=schedtrace=MS  print one scheduler line every MS milliseconds to stderr
 //   GORT_DEBUG=hogreport=MS   report goroutines that keep their processor MS ms (Config::hog_report)
+//                             (MS in [0, 86400000], one day, for both; 0: off)
 //   GORT_POLLER=auto|epoll|io_uring  the netpoller backend when Config::poller is kAuto
 //   GORT_URING_READS=readiness|ring  how io_uring serves stream reads when Config::uring_reads
 //                                    is kAuto
+//   GORT_STACK_GUARD=mprotect|canary  force a weaker stack guard than the best available
+//   GORT_TRACE=PATH           the whole run's scheduling trace when Config::trace_file is empty
+// An empty variable counts as unset. Any other value outside these forms, like an out-of-range
+// Config field, makes gort::run throw std::invalid_argument.
 #pragma once
 
 #include <chrono>
@@ -55,14 +60,15 @@ struct Config {
                                  // at most 4096 (std::invalid_argument otherwise)
   size_t stack_size = 0;         // default stack reservation in bytes; 0: GORT_STACK_KB or 256 KiB
   bool migrate_on_yield = false; // debug: force a move to another processor at every yield
-  std::chrono::milliseconds schedtrace{0};  // 0: off (or GORT_DEBUG=schedtrace=MS)
+  std::chrono::milliseconds schedtrace{0};  // 0: off (or GORT_DEBUG=schedtrace=MS); <= 1 day
   Poller poller = Poller::kAuto;  // kAuto: GORT_POLLER, else the probe (see Poller)
   UringReads uring_reads = UringReads::kAuto;  // see UringReads
   // The hog detector: a goroutine that holds its processor this long without yielding is
   // reported once per episode, by sysmon, with a backtrace of where it is (ARCHITECTURE.md,
-  // "hog detector"). 0: off, or GORT_DEBUG=hogreport=MS. The sample of a computing thread is a
-  // SIGURG sent to it (a thread asleep in a system call is read from /proc instead, so its call
-  // is not interrupted); frames beyond the first need frame pointers in the code they cross.
+  // "hog detector"). 0: off, or GORT_DEBUG=hogreport=MS; at most one day. The sample of a
+  // computing thread is a SIGURG sent to it (a thread asleep in a system call is read from /proc
+  // instead, so its call is not interrupted); frames beyond the first need frame pointers in the
+  // code they cross.
   std::chrono::milliseconds hog_report{0};
   // Where reports go, called on sysmon's thread (keep it short: sysmon waits); empty: stderr.
   std::function<void(const HogReport&)> on_hog;

@@ -1,7 +1,13 @@
 // Scheduler behaviour: everything spawned runs exactly once, work spreads across processors,
 // fairness, yields, processor counts, goroutine ids, spawning from foreign threads.
 #include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -9,8 +15,10 @@
 
 #include "gort/gort.hpp"
 #include "netpoll/netpoll.hpp"
+#include "runtime/config.hpp"
 #include "runtime/machine.hpp"
 #include "runtime/sched.hpp"
+#include "runtime/stack.hpp"
 #include "tests/support/procs.hpp"
 
 namespace {
@@ -592,6 +600,76 @@ TEST(Scheduler, BadEnvironmentIsAClearError) {
               std::string::npos) << e.what();
   }
   unsetenv("GORT_URING_READS");
+}
+
+// The message gort::run throws with, or "" when it does not throw std::invalid_argument.
+std::string RunError(const gort::Config& config = gort::Config{.procs = 1}) {
+  try {
+    gort::run([] {}, config);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Scheduler, DebugPeriodsOutOfRangeAreClearErrors) {
+  using std::chrono::milliseconds;
+  // Negative, past one day, and the value whose ms * 1'000'000 wrapped int64 to 0.45 ms.
+  for (const char* bad : {"schedtrace=-5", "schedtrace=86400001", "schedtrace=18446744073710",
+                          "hogreport=-1", "hogreport=18446744073710"}) {
+    setenv("GORT_DEBUG", bad, 1);
+    EXPECT_NE(RunError().find(std::string("GORT_DEBUG=") + bad + " is not in [0, 86400000] ms"),
+              std::string::npos) << bad;
+  }
+  unsetenv("GORT_DEBUG");
+  EXPECT_NE(RunError(gort::Config{.procs = 1, .schedtrace = milliseconds(-1)})
+                .find("Config::schedtrace = -1 is not in [0, 86400000] ms"),
+            std::string::npos);
+  EXPECT_NE(RunError(gort::Config{.procs = 1, .hog_report = milliseconds(18446744073710)})
+                .find("Config::hog_report = 18446744073710 is not in"),
+            std::string::npos);
+  setenv("GORT_DEBUG", "schedtrace=0,hogreport=86400000", 1);  // the bounds themselves are fine
+  EXPECT_EQ(RunError(), "");
+  unsetenv("GORT_DEBUG");
+}
+
+TEST(Scheduler, DebugPeriodsBecomeNanosecondsWithoutOverflow) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(gort::rt::saturating_ns(milliseconds(86400000)), int64_t{86400000} * 1000000);
+  EXPECT_EQ(gort::rt::saturating_ns(milliseconds(18446744073710)), INT64_MAX);
+  EXPECT_EQ(gort::rt::saturating_ns(milliseconds(INT64_MAX)), INT64_MAX);
+  EXPECT_EQ(gort::rt::saturating_ns(milliseconds(INT64_MIN)), INT64_MIN);
+}
+
+TEST(Scheduler, UnknownStackGuardModeIsAClearError) {
+  // Only unknown values here: a valid one would fix this process's guard mode for every test.
+  for (const char* bad : {"guard", "MPROTECT", "canary ", "none"}) {
+    setenv("GORT_STACK_GUARD", bad, 1);
+    EXPECT_NE(RunError().find(std::string("GORT_STACK_GUARD=") + bad +
+                              " (known: mprotect, canary)"),
+              std::string::npos) << bad;
+  }
+  setenv("GORT_STACK_GUARD", "", 1);  // empty is unset, as for every GORT_ variable
+  EXPECT_EQ(RunError(), "");
+  unsetenv("GORT_STACK_GUARD");
+}
+
+TEST(SchedulerDeathTest, UnknownStackGuardModeIsAnErrorWhenStacksComeFirst) {
+  // Code that reaches the stack system before any gort::run still gets the error, not the best
+  // mode. A fresh process: this one's guard mode is long chosen.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        setenv("GORT_STACK_GUARD", "guard", 1);
+        try {
+          gort::rt::stack_system_init(0);
+        } catch (const std::invalid_argument& e) {
+          std::fprintf(stderr, "%s\n", e.what());
+          std::_Exit(3);
+        }
+        std::_Exit(0);
+      },
+      testing::ExitedWithCode(3), "GORT_STACK_GUARD=guard \\(known: mprotect, canary\\)");
 }
 
 TEST(Scheduler, MigrateOnYieldMovesGoroutinesBetweenThreads) {
