@@ -60,6 +60,27 @@ void wake_waiter(WaitState* st) {
   }
 }
 
+ChanWaitLink::ChanWaitLink(Waiter* waiters, size_t n) : waiters_(waiters), n_(n) {
+  M* m = current_m();
+  g_ = (m != nullptr && !m->in_blocking) ? m->curg : nullptr;
+  if (g_ != nullptr) g_->wait_link = &link_;
+}
+
+ChanWaitLink::~ChanWaitLink() {
+  if (g_ != nullptr) g_->wait_link = nullptr;
+}
+
+void ChanWaitLink::forget(WaitLink* link) {
+  auto* self = reinterpret_cast<ChanWaitLink*>(link);  // link_ is the first member
+  for (size_t i = 0; i < self->n_; ++i) {
+    Waiter& w = self->waiters_[i];
+    if (w.chan == nullptr) continue;
+    w.chan->lock.lock();
+    (w.is_send ? w.chan->sendq : w.chan->recvq).remove(&w);
+    w.chan->lock.unlock();
+  }
+}
+
 void block_on(WaitState* st, ChanCore** locks, size_t nlocks, int64_t deadline_ns,
               const char* reason) {
   M* m = current_m();
@@ -229,9 +250,14 @@ OpStatus wait_in(ChanCore* c, WaitQueue& q, void* elem, int64_t deadline_ns, con
   Waiter w;
   w.state = &st;
   w.elem = elem;
+  w.chan = c;
+  w.is_send = &q == &c->sendq;
   q.push(&w);
   ChanCore* locks[1] = {c};
-  block_on(&st, locks, 1, deadline_ns, reason);
+  {
+    ChanWaitLink link(&w, 1);
+    block_on(&st, locks, 1, deadline_ns, reason);
+  }
   if (st.status == OpStatus::kTimeout) {  // peers may have unlinked it already
     c->lock.lock();
     q.remove(&w);

@@ -59,6 +59,8 @@ struct WaitState {
 
 struct Waiter {
   WaitState* state = nullptr;
+  gort::detail::ChanCore* chan = nullptr;  // the channel whose queue it is in (sendq if is_send, else recvq)
+  bool is_send = false;
   void* elem = nullptr;      // send: value to move from; recv: raw storage to move into
   size_t case_index = 0;
   Waiter* prev = nullptr;
@@ -132,6 +134,24 @@ struct ChanCore {
 namespace gort::rt {
 
 using gort::detail::ChanCore;
+
+// While the calling goroutine is parked on `waiters` (each with chan and is_send set), shutdown
+// can find them through G::wait_link and unlink them from channels that outlive the run. A
+// plain thread's waiters need nothing: the thread stays blocked and its stack stays valid.
+class ChanWaitLink {
+ public:
+  ChanWaitLink(Waiter* waiters, size_t n);
+  ~ChanWaitLink();
+  ChanWaitLink(const ChanWaitLink&) = delete;
+  ChanWaitLink& operator=(const ChanWaitLink&) = delete;
+
+ private:
+  static void forget(WaitLink* link);
+  WaitLink link_{&forget};  // first: forget casts the WaitLink* back
+  Waiter* waiters_;
+  size_t n_;
+  G* g_;
+};
 
 // Wakes the owner of a claimed state (after the caller released the channel locks).
 void wake_waiter(WaitState* st);

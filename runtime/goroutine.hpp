@@ -32,6 +32,14 @@ const char* to_string(GStatus s);
 
 struct LocalSlot;
 
+// A parked goroutine's way out of what it waits in, for shutdown. Goroutines still parked when
+// gort::run returns are abandoned and their stacks freed; objects that outlive the run (a
+// channel kept by main) must not keep pointing into those stacks. `forget` unlinks the
+// goroutine's records; run calls it for each abandoned goroutine before freeing its stack.
+struct WaitLink {
+  void (*forget)(WaitLink*);
+};
+
 struct alignas(64) G {
   Context ctx;
   Stack stack;
@@ -55,8 +63,13 @@ struct alignas(64) G {
   bool started = false;
   static constexpr size_t kInlineClosure = 48;
   alignas(16) unsigned char inline_closure[kInlineClosure];
-  // Used only while the descriptor heads a batch on the global free list (goroutine.cpp).
-  G* free_batch_next = nullptr;
+  union {
+    // Used only while the descriptor heads a batch on the global free list (goroutine.cpp).
+    G* free_batch_next = nullptr;
+    // Only while parked in a structure that may outlive the run (a channel): how to take the
+    // goroutine's records out of it if the run ends first (WaitLink).
+    WaitLink* wait_link;
+  };
   uint32_t free_batch_size = 0;
 
   // Transition from -> to. Checked (fatal on a wrong `from`) in Debug and sanitizer builds;

@@ -49,6 +49,10 @@ void abandon_leftovers() {
   for_each_g([](G* g) {
     GStatus s = g->status.load(std::memory_order_acquire);
     if (s == GStatus::kIdle) return;
+    if (s == GStatus::kWaiting && g->wait_link != nullptr) {
+      g->wait_link->forget(g->wait_link);  // out of channels that outlive the run
+      g->wait_link = nullptr;
+    }
     if (g->started) {
       stack_forget_frames(g->stack, g->ctx.handle);  // the frames it was parked in
       stack_release(g->stack, nullptr);

@@ -130,9 +130,14 @@ size_t select_impl(SelectCase* cases, size_t n, bool has_default, int64_t deadli
     w.state = &st;
     w.elem = cases[i].elem;
     w.case_index = i;
+    w.chan = cases[i].chan;
+    w.is_send = cases[i].is_send;
     (cases[i].is_send ? cases[i].chan->sendq : cases[i].chan->recvq).push(&w);
   }
-  block_on(&st, locks.data(), locks.size(), deadline_ns, "select");
+  {
+    ChanWaitLink link(waiters.data(), n);  // nil cases have no chan: skipped by forget
+    block_on(&st, locks.data(), locks.size(), deadline_ns, "select");
+  }
 
   // Unlink the cases that did not fire (peers may have unlinked some already).
   for (ChanCore* c : locks) c->lock.lock();

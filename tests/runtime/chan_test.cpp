@@ -85,6 +85,36 @@ TEST(Chan, CapacityOutOfRangeIsRefused) {
 #endif
 }
 
+// Goroutines still parked on channels when the run ends are abandoned, and their stacks freed.
+// Channels that outlive the run (kept by main) must not keep their records: a later close or
+// try_send used to walk into the freed stacks and crash (found by probing).
+TEST(Chan, ChannelsOutlivingTheRunForgetTheirAbandonedWaiters) {
+  gort::Chan<int> recv_side;    // a receiver parks on it
+  gort::Chan<int> send_side;    // a sender parks on it
+  gort::Chan<int> select_side;  // a select parks on it and on recv_side
+  gort::run([&] {
+    gort::go([&] { (void)recv_side.recv(); });
+    gort::go([&] { send_side.send(7); });
+    gort::go([&] {
+      (void)gort::select(gort::recv_case(recv_side), gort::recv_case(select_side));
+    });
+    gort::go([&] {
+      (void)gort::select(gort::send_case(select_side, 1),
+                         gort::timeout_case(std::chrono::hours(1)));
+    });
+    for (int i = 0; i < 10; ++i) gort::yield();  // one P: each runs until it parks
+  }, gort::Config{.procs = 1});
+  // Nobody is left to receive or send: the abandoned waiters must not be matched.
+  EXPECT_FALSE(recv_side.try_send(1));
+  EXPECT_FALSE(send_side.try_recv().has_value());
+  EXPECT_FALSE(select_side.try_recv().has_value());
+  EXPECT_FALSE(select_side.try_send(2));
+  recv_side.close();  // wakes nobody
+  send_side.close();
+  select_side.close();
+  EXPECT_TRUE(recv_side.closed());
+}
+
 TEST(Chan, UnbufferedSendWaitsForAReceiver) {
   std::atomic<int> stage{0};
   gort::run([&] {
