@@ -49,7 +49,8 @@ void abandon_leftovers() {
   for_each_g([](G* g) {
     GStatus s = g->status.load(std::memory_order_acquire);
     if (s == GStatus::kIdle) return;
-    if (s == GStatus::kWaiting && g->wait_link != nullptr) {
+    // Waiting, or readied (its other select cases still queued) but never resumed.
+    if (g->wait_link != nullptr) {
       g->wait_link->forget(g->wait_link);  // out of channels that outlive the run
       g->wait_link = nullptr;
     }
