@@ -1,32 +1,29 @@
 #include "kv/commands.hpp"
 
-#include <charconv>
 #include <cstdint>
+#include <string>
 
 #include "common/ascii.hpp"
+#include "kv/integer.hpp"
 #include "kv/reply.hpp"
 
 namespace kv {
 
 namespace {
 
-constexpr int64_t kNsPerMs = 1'000'000;
-constexpr int64_t kNsPerSecond = 1'000'000'000;
+// Time is in milliseconds, as in Redis: every expire time it accepts fits in an int64.
+constexpr int64_t kMs = 1;
+constexpr int64_t kMsPerSecond = 1000;
 
 struct Call {
   Store& store;
   std::span<const std::string_view> args;
   int64_t now;
-  std::string& out;
+  ReplyWriter& out;
   After after = After::keep_open;
 };
 
 using examples::iequals;
-
-bool parse_int(std::string_view s, int64_t& v) {
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return !s.empty() && ec == std::errc{} && end == s.data() + s.size();
-}
 
 // Client-supplied text quoted in an error reply, cut short so the reply stays small.
 // Built with += : GCC 12 at -O3 flags "literal" + std::string with a false -Wrestrict.
@@ -40,7 +37,8 @@ std::string quoted(std::string_view s) {
 void not_integer(Call& c) { reply::error(c.out, "ERR value is not an integer or out of range"); }
 void syntax_error(Call& c) { reply::error(c.out, "ERR syntax error"); }
 
-// now + amount * unit, or false when that overflows (Redis: "invalid expire time").
+// now + amount * unit, or false when that overflows (Redis: "invalid expire time"). Redis
+// checks the same two steps: the conversion to milliseconds, then the addition of now.
 bool expiry_instant(int64_t now, int64_t amount, int64_t unit, int64_t& at) {
   int64_t delta = 0;
   return !__builtin_mul_overflow(amount, unit, &delta) &&
@@ -69,34 +67,49 @@ void cmd_get(Call& c) {
   }
 }
 
-void cmd_set(Call& c) {
+// SET's options as Redis 7 reads them: an option may repeat (the last EX or PX value counts)
+// but not meet a conflicting one (NX with XX; EX, PX and KEEPTTL with each other).
+struct SetRequest {
   Store::SetOptions opts;
-  bool has_condition = false, has_expiry = false;
-  for (size_t i = 3; i < c.args.size(); ++i) {
-    std::string_view opt = c.args[i];
-    if (iequals(opt, "nx") || iequals(opt, "xx")) {
-      if (has_condition) return syntax_error(c);
-      has_condition = true;
-      opts.condition = iequals(opt, "nx") ? Store::Condition::if_absent
-                                          : Store::Condition::if_present;
-    } else if (iequals(opt, "keepttl")) {
-      if (has_expiry) return syntax_error(c);
-      has_expiry = true;
-      opts.keep_ttl = true;
-    } else if (iequals(opt, "ex") || iequals(opt, "px")) {
-      if (has_expiry || i + 1 == c.args.size()) return syntax_error(c);
-      has_expiry = true;
-      int64_t amount = 0;
-      if (!parse_int(c.args[++i], amount)) return not_integer(c);
-      int64_t unit = iequals(opt, "ex") ? kNsPerSecond : kNsPerMs;
-      if (amount <= 0 || !expiry_instant(c.now, amount, unit, opts.expire_at)) {
-        return reply::error(c.out, "ERR invalid expire time in 'set' command");
-      }
+  int64_t unit = 0;         // of the EX / PX value, in ms; 0: neither was given
+  std::string_view amount;  // the EX / PX value, read once all options are known to be valid
+};
+
+bool parse_set_options(std::span<const std::string_view> opts, SetRequest& req) {
+  using enum Store::Condition;
+  for (size_t i = 0; i < opts.size(); ++i) {
+    std::string_view opt = opts[i];
+    const bool has_value = i + 1 < opts.size();
+    if (iequals(opt, "nx") && req.opts.condition != if_present) {
+      req.opts.condition = if_absent;
+    } else if (iequals(opt, "xx") && req.opts.condition != if_absent) {
+      req.opts.condition = if_present;
+    } else if (iequals(opt, "keepttl") && req.unit == 0) {
+      req.opts.keep_ttl = true;
+    } else if (iequals(opt, "ex") && has_value && !req.opts.keep_ttl && req.unit != kMs) {
+      req.unit = kMsPerSecond;
+      req.amount = opts[++i];
+    } else if (iequals(opt, "px") && has_value && !req.opts.keep_ttl && req.unit != kMsPerSecond) {
+      req.unit = kMs;
+      req.amount = opts[++i];
     } else {
-      return syntax_error(c);
+      return false;
     }
   }
-  if (c.store.set(c.args[1], c.args[2], opts, c.now)) {
+  return true;
+}
+
+void cmd_set(Call& c) {
+  SetRequest req;
+  if (!parse_set_options(c.args.subspan(3), req)) return syntax_error(c);
+  if (req.unit != 0) {
+    int64_t amount = 0;
+    if (!parse_integer(req.amount, amount)) return not_integer(c);
+    if (amount <= 0 || !expiry_instant(c.now, amount, req.unit, req.opts.expire_at)) {
+      return reply::error(c.out, "ERR invalid expire time in 'set' command");
+    }
+  }
+  if (c.store.set(c.args[1], c.args[2], req.opts, c.now)) {
     reply::ok(c.out);
   } else {
     reply::null_bulk(c.out);
@@ -130,19 +143,22 @@ void cmd_decr(Call& c) { increment_by(c, -1); }
 
 void cmd_incrby(Call& c) {
   int64_t delta = 0;
-  if (!parse_int(c.args[2], delta)) return not_integer(c);
+  if (!parse_integer(c.args[2], delta)) return not_integer(c);
   increment_by(c, delta);
 }
 
 void cmd_decrby(Call& c) {
   int64_t delta = 0;
-  if (!parse_int(c.args[2], delta) || delta == INT64_MIN) return not_integer(c);
+  if (!parse_integer(c.args[2], delta)) return not_integer(c);
+  // -INT64_MIN does not exist.
+  if (delta == INT64_MIN) return reply::error(c.out, "ERR decrement would overflow");
   increment_by(c, -delta);
 }
 
 void cmd_mget(Call& c) {
   reply::array(c.out, c.args.size() - 1);
-  for (size_t i = 1; i < c.args.size(); ++i) {
+  // The reply can be gigabytes: once the client is gone, stop fetching values for it.
+  for (size_t i = 1; i < c.args.size() && !c.out.failed(); ++i) {
     auto v = c.store.get(c.args[i], c.now);
     if (v) {
       reply::bulk(c.out, *v);
@@ -164,24 +180,25 @@ void cmd_mset(Call& c) {
 
 void expire_in(Call& c, int64_t unit, std::string_view name) {
   int64_t amount = 0, at = 0;
-  if (!parse_int(c.args[2], amount)) return not_integer(c);
+  if (!parse_integer(c.args[2], amount)) return not_integer(c);
+  // A negative amount is accepted: an instant in the past deletes the key, as in Redis.
   if (!expiry_instant(c.now, amount, unit, at)) {
     return reply::error(c.out, "ERR invalid expire time in '" + std::string(name) + "' command");
   }
   reply::integer(c.out, c.store.expire_at(c.args[1], at, c.now) ? 1 : 0);
 }
 
-void cmd_expire(Call& c) { expire_in(c, kNsPerSecond, "expire"); }
-void cmd_pexpire(Call& c) { expire_in(c, kNsPerMs, "pexpire"); }
+void cmd_expire(Call& c) { expire_in(c, kMsPerSecond, "expire"); }
+void cmd_pexpire(Call& c) { expire_in(c, kMs, "pexpire"); }
 
-// Redis rounds the remaining time to the nearest unit.
+// Redis rounds the remaining time to the nearest unit (without its overflow near INT64_MAX).
 void ttl_in(Call& c, int64_t unit) {
-  int64_t ns = c.store.ttl(c.args[1], c.now);
-  reply::integer(c.out, ns < 0 ? ns : (ns + unit / 2) / unit);
+  int64_t ms = c.store.ttl(c.args[1], c.now);
+  reply::integer(c.out, ms < 0 ? ms : ms / unit + (ms % unit >= (unit + 1) / 2 ? 1 : 0));
 }
 
-void cmd_ttl(Call& c) { ttl_in(c, kNsPerSecond); }
-void cmd_pttl(Call& c) { ttl_in(c, kNsPerMs); }
+void cmd_ttl(Call& c) { ttl_in(c, kMsPerSecond); }
+void cmd_pttl(Call& c) { ttl_in(c, kMs); }
 
 void cmd_dbsize(Call& c) { reply::integer(c.out, static_cast<int64_t>(c.store.size())); }
 
@@ -207,6 +224,18 @@ void cmd_quit(Call& c) {
 void cmd_command(Call& c) { reply::array(c.out, 0); }
 
 // redis-benchmark reads "save" and "appendonly" when it starts.
+struct ConfigParameter {
+  std::string_view name, value;
+};
+constexpr ConfigParameter kConfig[] = {{"save", ""}, {"appendonly", "no"}};
+
+const ConfigParameter* find_config(std::string_view name) {
+  for (const ConfigParameter& p : kConfig) {
+    if (iequals(p.name, name)) return &p;
+  }
+  return nullptr;
+}
+
 void cmd_config(Call& c) {
   if (!iequals(c.args[1], "get")) {
     return reply::error(c.out, "ERR unknown subcommand " + quoted(c.args[1]) + ". Try CONFIG GET.");
@@ -214,21 +243,16 @@ void cmd_config(Call& c) {
   if (c.args.size() < 3) {
     return reply::error(c.out, "ERR wrong number of arguments for 'config|get' command");
   }
-  std::string body;
+  auto names = c.args.subspan(2);
   size_t items = 0;
-  for (size_t i = 2; i < c.args.size(); ++i) {
-    if (iequals(c.args[i], "save")) {
-      reply::bulk(body, "save");
-      reply::bulk(body, "");
-      items += 2;
-    } else if (iequals(c.args[i], "appendonly")) {
-      reply::bulk(body, "appendonly");
-      reply::bulk(body, "no");
-      items += 2;
+  for (std::string_view name : names) items += find_config(name) ? 2 : 0;
+  reply::array(c.out, items);
+  for (std::string_view name : names) {
+    if (const ConfigParameter* p = find_config(name)) {
+      reply::bulk(c.out, p->name);
+      reply::bulk(c.out, p->value);
     }
   }
-  reply::array(c.out, items);
-  c.out += body;
 }
 
 struct Command {
@@ -263,7 +287,7 @@ bool arity_ok(const Command& cmd, size_t argc) {
 }  // namespace
 
 After execute(Store& store, std::span<const std::string_view> args, int64_t now,
-              std::string& out) {
+              ReplyWriter& out) {
   const Command* cmd = find_command(args[0]);
   if (cmd == nullptr) {
     std::string msg = "ERR unknown command " + quoted(args[0]) + ", with args beginning with: ";

@@ -9,18 +9,18 @@
 
 #include <cstdint>
 #include <span>
-#include <string>
 #include <string_view>
 
+#include "kv/reply.hpp"
 #include "kv/store.hpp"
 
 namespace kv {
 
 enum class After { keep_open, close };
 
-// Runs one command (args[0] is its name, any case) at time `now` (CLOCK_MONOTONIC ns) and
-// appends its reply to `out`. args must not be empty.
+// Runs one command (args[0] is its name, any case) at time `now` (CLOCK_MONOTONIC ms, the unit
+// Redis keeps expiry in) and writes its reply to `out`. args must not be empty.
 After execute(Store& store, std::span<const std::string_view> args, int64_t now,
-              std::string& out);
+              ReplyWriter& out);
 
 }  // namespace kv

@@ -1,43 +1,38 @@
 #include "kv/request_parser.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "kv/inline_command.hpp"
+#include "kv/integer.hpp"
 
 namespace kv {
-
-namespace {
-
-// Strict decimal: optional '-', 1 to 18 digits, nothing else (so no overflow is possible).
-bool parse_decimal(std::string_view s, int64_t& out) {
-  bool negative = !s.empty() && s.front() == '-';
-  if (negative) s.remove_prefix(1);
-  if (s.empty() || s.size() > 18) return false;
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  out = negative ? -v : v;
-  return true;
-}
-
-}  // namespace
 
 std::span<char> RequestParser::prepare(size_t min) {
   if (cap_ - size_ < min) {
     // Compacting first keeps a long pipelined session from growing the buffer forever.
     compact();
-    if (cap_ - size_ < min) {
-      size_t cap = std::max({cap_ * 2, size_ + min, size_t{4096}});
-      auto grown = std::make_unique<char[]>(cap);
-      if (size_ > 0) std::memcpy(grown.get(), buf_.get(), size_);
-      buf_ = std::move(grown);
-      cap_ = cap;
-    }
+    if (cap_ - size_ < min) grow(min);
   }
   return {buf_.get() + size_, cap_ - size_};
+}
+
+// Doubling keeps a command that arrives in many reads at O(n) copying, but never past what
+// the limit can need: an unfinished command at the limit plus one read (a buffer full at
+// 1 GiB must not double to 2 GiB for the read that finds the limit exceeded).
+//
+// realloc rather than new + memcpy: glibc moves a large block by remapping its pages, so the
+// old and the new buffer are never both in memory; and neither way zero-fills the new one.
+void RequestParser::grow(size_t min) {
+  size_t doubled = std::max(cap_ * 2, size_t{4096});
+  size_t cap = std::max(size_ + min, std::min(doubled, max_query_buffer_ + min));
+  char* grown = static_cast<char*>(std::realloc(buf_.get(), cap));
+  if (grown == nullptr) throw std::bad_alloc();
+  (void)buf_.release();  // realloc has freed or reused it
+  buf_.reset(grown);
+  cap_ = cap;
 }
 
 void RequestParser::commit(size_t n) { size_ += n; }
@@ -76,7 +71,7 @@ RequestParser::Line RequestParser::count_line(int64_t min, int64_t max, int64_t&
   size_t len = static_cast<size_t>(cr - begin);
   if (len + 1 >= avail) return Line::incomplete;  // the '\n' has not arrived yet
   int64_t parsed = 0;
-  if (cr[1] != '\n' || !parse_decimal({begin, len}, parsed) || parsed < min || parsed > max) {
+  if (cr[1] != '\n' || !parse_integer({begin, len}, parsed) || parsed < min || parsed > max) {
     return Line::invalid;
   }
   value = parsed;
@@ -97,13 +92,16 @@ RequestParser::Status RequestParser::next_inline(std::vector<std::string_view>& 
   const char* begin = buf_.get() + pos_;
   const char* nl = static_cast<const char*>(std::memchr(begin, '\n', size_ - pos_));
   if (nl == nullptr) {
-    if (size_ - pos_ > kMaxInlineLength) return fail("too big inline request");
+    // The limit is on the line without its line ending, whose CR may already be here.
+    std::string_view partial(begin, size_ - pos_);
+    if (partial.ends_with('\r')) partial.remove_suffix(1);
+    if (partial.size() > kMaxInlineLength) return fail("too big inline request");
     return incomplete();
   }
   std::string_view line(begin, static_cast<size_t>(nl - begin));
-  if (line.size() > kMaxInlineLength) return fail("too big inline request");
   pos_ += line.size() + 1;
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.ends_with('\r')) line.remove_suffix(1);
+  if (line.size() > kMaxInlineLength) return fail("too big inline request");
   arena_.clear();
   spans_.clear();
   if (!split_inline(line, arena_, spans_)) return fail("unbalanced quotes in request");
@@ -161,7 +159,7 @@ RequestParser::Status RequestParser::next(std::vector<std::string_view>& args) {
 }
 
 RequestParser::Status RequestParser::incomplete() {
-  if (size_ - start_ > kMaxQueryBuffer) return fail("query buffer limit exceeded");
+  if (size_ - start_ > max_query_buffer_) return fail("query buffer limit exceeded");
   return Status::incomplete;
 }
 

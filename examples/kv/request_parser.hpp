@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <span>
 #include <string>
@@ -31,7 +32,12 @@ class RequestParser {
  public:
   enum class Status { command, incomplete, error };
 
-  // Writable room for at least `min` more bytes; commit() says how many were written.
+  // `max_query_buffer`: the bytes an unfinished command may take (tests use small ones).
+  explicit RequestParser(size_t max_query_buffer = kMaxQueryBuffer)
+      : max_query_buffer_(max_query_buffer) {}
+
+  // Writable room for at least `min` more bytes; commit() says how many were written. The
+  // buffer grows no larger than an unfinished command at the limit plus `min` needs.
   std::span<char> prepare(size_t min);
   void commit(size_t n);
   void append(std::string_view bytes);
@@ -49,6 +55,7 @@ class RequestParser {
   size_t pending() const { return size_ - start_; }
 
  private:
+  void grow(size_t min);
   Status fail(std::string why);
   Status incomplete();
   // Reads the count line at pos_ ("*3\r\n", "$5\r\n"): a number in [min, max] after the type
@@ -58,7 +65,12 @@ class RequestParser {
   Status next_inline(std::vector<std::string_view>& args);
   Status finish(std::vector<std::string_view>& args, const char* base);
 
-  std::unique_ptr<char[]> buf_;
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+
+  size_t max_query_buffer_;
+  std::unique_ptr<char[], Free> buf_;  // malloc'ed, for realloc (see grow())
   size_t cap_ = 0;
   size_t size_ = 0;          // bytes of input held
   size_t start_ = 0;         // where the unfinished command starts

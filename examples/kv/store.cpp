@@ -1,9 +1,10 @@
 #include "kv/store.hpp"
 
-#include <charconv>
 #include <mutex>
+#include <utility>
 
 #include "absl/hash/hash.h"
+#include "kv/integer.hpp"
 
 namespace kv {
 
@@ -54,6 +55,9 @@ std::optional<std::string> Store::get(std::string_view key, int64_t now) {
 
 bool Store::set(std::string_view key, std::string_view value, const SetOptions& opts,
                 int64_t now) {
+  // Copied before locking: a large value does not hold up the shard while it is copied, and
+  // if the copy cannot be allocated nothing has changed (no key left behind without its value).
+  std::string copy(value);
   Shard& s = shard_for(key);
   std::lock_guard lock(s.mu);
   auto it = find_live(s, key, now);
@@ -64,7 +68,7 @@ bool Store::set(std::string_view key, std::string_view value, const SetOptions& 
   }
   if (!exists) it = s.map.emplace(std::string(key), Entry{}).first;
   Entry& e = it->second;
-  e.value.assign(value);
+  e.value = std::move(copy);
   if (!opts.keep_ttl) set_expiry(s, e, opts.expire_at);
   return true;
 }
@@ -90,11 +94,7 @@ Store::IncrResult Store::increment(std::string_view key, int64_t delta, int64_t 
   auto it = find_live(s, key, now);
   int64_t old = 0;
   if (it != s.map.end()) {
-    const std::string& v = it->second.value;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), old);
-    if (v.empty() || ec != std::errc{} || end != v.data() + v.size()) {
-      return {IncrStatus::not_integer, 0};
-    }
+    if (!parse_integer(it->second.value, old)) return {IncrStatus::not_integer, 0};
   }
   int64_t sum = 0;
   if (__builtin_add_overflow(old, delta, &sum)) return {IncrStatus::overflow, 0};

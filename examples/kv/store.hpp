@@ -1,9 +1,11 @@
 // kv_server's data: string keys to string values with optional expiry, sharded so that
 // goroutines on different processors rarely wait for the same lock.
 //
-// Time is passed in (CLOCK_MONOTONIC nanoseconds) rather than read here, so expiry is tested
-// without sleeping. An expired key is gone for every operation (checked on access); sweep()
-// reclaims the memory of expired keys nobody touches again.
+// Time is passed in (CLOCK_MONOTONIC milliseconds) rather than read here, so expiry is tested
+// without sleeping. Milliseconds as in Redis, so that every expire time Redis accepts (up to
+// 2^63 ms) can be kept, which in nanoseconds it could not. An expired key is gone for every
+// operation (checked on access); sweep() reclaims the memory of expired keys nobody touches
+// again.
 #pragma once
 
 #include <cstddef>
@@ -48,7 +50,7 @@ class Store {
 
   // Sets the key's expiry; an instant not after `now` deletes it. False if the key is missing.
   bool expire_at(std::string_view key, int64_t at, int64_t now);
-  // Nanoseconds to live; -1: no expiry, -2: no such key.
+  // Milliseconds to live; -1: no expiry, -2: no such key.
   int64_t ttl(std::string_view key, int64_t now);
 
   size_t size();  // keys in memory: expired ones count until accessed or swept

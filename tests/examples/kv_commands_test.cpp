@@ -1,6 +1,7 @@
 // kv_server's commands: the exact RESP replies Redis clients expect.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -11,7 +12,7 @@
 
 namespace {
 
-constexpr int64_t kMs = 1'000'000;
+constexpr int64_t kMs = 1;  // time is in milliseconds, as in Redis
 constexpr int64_t T0 = 5'000'000 * kMs;
 
 class KvCommands : public ::testing::Test {
@@ -19,9 +20,9 @@ class KvCommands : public ::testing::Test {
   // The reply to one command at time `now`.
   std::string run(std::vector<std::string> args, int64_t now = T0) {
     std::vector<std::string_view> views(args.begin(), args.end());
-    std::string out;
+    kv::ReplyWriter out;
     last_after = kv::execute(store, views, now, out);
-    return out;
+    return out.buffered();
   }
   kv::Store store;
   kv::After last_after = kv::After::keep_open;
@@ -60,6 +61,41 @@ TEST_F(KvCommands, SetOptions) {
   EXPECT_EQ(run({"GET", "k"}), "$1\r\n3\r\n");
 }
 
+TEST_F(KvCommands, SetOptionsMayRepeat) {
+  // As in Redis 7: the last EX or PX value counts.
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "10", "EX", "100"}), "+OK\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":100\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "px", "5", "PX", "7"}), "+OK\r\n");
+  EXPECT_EQ(run({"PTTL", "k"}), ":7\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "x", "EX", "9"}), "+OK\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":9\r\n");
+  EXPECT_EQ(run({"SET", "k", "w", "KEEPTTL", "KEEPTTL"}), "+OK\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":9\r\n");
+  EXPECT_EQ(run({"SET", "k", "x", "XX", "xx"}), "+OK\r\n");
+  EXPECT_EQ(run({"SET", "n", "1", "NX", "NX"}), "+OK\r\n");
+  EXPECT_EQ(run({"SET", "n", "2", "NX", "nx"}), "$-1\r\n");
+  EXPECT_EQ(run({"GET", "n"}), "$1\r\n1\r\n");
+}
+
+TEST_F(KvCommands, SetOptionsMayNotConflict) {
+  for (std::vector<std::string> opts : {std::vector<std::string>{"NX", "XX"},
+                                        {"XX", "NX"},
+                                        {"NX", "NX", "XX"},
+                                        {"EX", "1", "PX", "5"},
+                                        {"PX", "5", "EX", "1"},
+                                        {"KEEPTTL", "EX", "1"},
+                                        {"EX", "1", "KEEPTTL"},
+                                        {"PX", "1", "KEEPTTL", "KEEPTTL"},
+                                        {"EX", "10", "EX"}}) {
+    std::vector<std::string> args{"SET", "k", "v"};
+    args.insert(args.end(), opts.begin(), opts.end());
+    EXPECT_EQ(run(args), "-ERR syntax error\r\n") << opts[0] << " " << opts[1];
+  }
+  // All options are checked before the EX value is read, so a syntax error comes first.
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "x", "BOGUS"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(run({"EXISTS", "k"}), ":0\r\n");
+}
+
 TEST_F(KvCommands, ExpiryWithPxAndEx) {
   EXPECT_EQ(run({"SET", "k", "v", "PX", "100"}), "+OK\r\n");
   EXPECT_EQ(run({"PTTL", "k"}), ":100\r\n");
@@ -88,6 +124,52 @@ TEST_F(KvCommands, ExpireAndTtl) {
   EXPECT_EQ(run({"EXISTS", "k"}), ":0\r\n");
 }
 
+TEST_F(KvCommands, ExpireTimesAsFarAsRedisTakesThem) {
+  // Redis keeps expiry in milliseconds: anything that fits an int64 there is accepted.
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "10000000000"}), "+OK\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":10000000000\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "PX", "10000000000000"}), "+OK\r\n");
+  EXPECT_EQ(run({"PTTL", "k"}), ":10000000000000\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "10000000000"}), ":1\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":10000000000\r\n");
+  EXPECT_EQ(run({"PEXPIRE", "k", "9223372036849775807"}), ":1\r\n");  // INT64_MAX - T0
+  EXPECT_EQ(run({"PTTL", "k"}), ":9223372036849775807\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":9223372036849776\r\n");  // rounded without overflowing
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "9223372036849775"}), "+OK\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":9223372036849775\r\n");
+}
+
+TEST_F(KvCommands, ExpireTimesBeyondTheRangeAreRefused) {
+  run({"SET", "k", "v"});
+  // Past INT64_MAX ms, once converted to ms or once now is added.
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "9223372036854776"}),
+            "-ERR invalid expire time in 'set' command\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "EX", "9223372036854775"}),
+            "-ERR invalid expire time in 'set' command\r\n");
+  EXPECT_EQ(run({"SET", "k", "v", "PX", "9223372036849775808"}),
+            "-ERR invalid expire time in 'set' command\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "9223372036854775"}),
+            "-ERR invalid expire time in 'expire' command\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "-9223372036854776"}),
+            "-ERR invalid expire time in 'expire' command\r\n");
+  EXPECT_EQ(run({"PEXPIRE", "k", "9223372036849775808"}),
+            "-ERR invalid expire time in 'pexpire' command\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":-1\r\n");
+}
+
+TEST_F(KvCommands, ExpireInThePastDeletesHoweverFar) {
+  for (std::string amount : {"-1", "-10000000000", "-9223372036854775"}) {
+    run({"SET", "k", "v"});
+    EXPECT_EQ(run({"EXPIRE", "k", amount}), ":1\r\n") << amount;
+    EXPECT_EQ(run({"EXISTS", "k"}), ":0\r\n") << amount;
+  }
+  for (std::string amount : {"-10000000000000", "-9223372036854775808"}) {
+    run({"SET", "k", "v"});
+    EXPECT_EQ(run({"PEXPIRE", "k", amount}), ":1\r\n") << amount;
+    EXPECT_EQ(run({"EXISTS", "k"}), ":0\r\n") << amount;
+  }
+}
+
 TEST_F(KvCommands, DelExists) {
   run({"MSET", "a", "1", "b", "2"});
   EXPECT_EQ(run({"EXISTS", "a", "b", "c", "a"}), ":3\r\n");
@@ -106,14 +188,84 @@ TEST_F(KvCommands, Counters) {
   EXPECT_EQ(run({"INCR", "s"}), "-ERR value is not an integer or out of range\r\n");
   run({"SET", "max", "9223372036854775807"});
   EXPECT_EQ(run({"INCR", "max"}), "-ERR increment or decrement would overflow\r\n");
-  EXPECT_EQ(run({"DECRBY", "n", "-9223372036854775808"}),
-            "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(run({"DECRBY", "n", "-9223372036854775808"}), "-ERR decrement would overflow\r\n");
+}
+
+TEST_F(KvCommands, IntegersAreReadAsRedisReadsThem) {
+  const std::string not_integer = "-ERR value is not an integer or out of range\r\n";
+  // Stored values: leading zeros, "-0", a sign or spaces make a string, not a number.
+  for (std::string v : {"01", "-0", "00", "-01", "00000000000000000000001", "+1", " 1", "1 ",
+                        "", "-", "9223372036854775808"}) {
+    run({"SET", "k", v});
+    EXPECT_EQ(run({"INCR", "k"}), not_integer) << "'" << v << "'";
+    EXPECT_EQ(run({"GET", "k"}), "$" + std::to_string(v.size()) + "\r\n" + v + "\r\n");
+  }
+  // Arguments likewise.
+  run({"SET", "k", "v"});
+  for (std::string n : {"01", "-0", "+1", "007", "1 "}) {
+    EXPECT_EQ(run({"INCRBY", "n", n}), not_integer) << n;
+    EXPECT_EQ(run({"DECRBY", "n", n}), not_integer) << n;
+    EXPECT_EQ(run({"SET", "k", "v", "EX", n}), not_integer) << n;
+    EXPECT_EQ(run({"SET", "k", "v", "PX", n}), not_integer) << n;
+    EXPECT_EQ(run({"EXPIRE", "k", n}), not_integer) << n;
+    EXPECT_EQ(run({"PEXPIRE", "k", n}), not_integer) << n;
+  }
+  EXPECT_EQ(run({"EXISTS", "n"}), ":0\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":-1\r\n");
+  // "0" alone is a number, and so is all of int64's range.
+  run({"SET", "z", "0"});
+  EXPECT_EQ(run({"INCRBY", "z", "0"}), ":0\r\n");
+  EXPECT_EQ(run({"INCRBY", "z", "-9223372036854775808"}), ":-9223372036854775808\r\n");
+  EXPECT_EQ(run({"DECR", "z"}), "-ERR increment or decrement would overflow\r\n");
+  EXPECT_EQ(run({"INCRBY", "z", "9223372036854775807"}), ":-1\r\n");
 }
 
 TEST_F(KvCommands, MsetMget) {
   EXPECT_EQ(run({"MSET", "a", "1", "b", "22"}), "+OK\r\n");
   EXPECT_EQ(run({"MGET", "a", "missing", "b"}), "*3\r\n$1\r\n1\r\n$-1\r\n$2\r\n22\r\n");
   EXPECT_EQ(run({"MSET", "a", "1", "b"}), "-ERR wrong number of arguments for 'mset' command\r\n");
+}
+
+TEST_F(KvCommands, LargeRepliesAreSentWhileTheyAreBuilt) {
+  // MGET naming a large value many times: a reply far larger than its request. It must reach
+  // the client in pieces as it is built, never whole in memory.
+  const std::string value(100'000, 'v');
+  run({"SET", "big", value});
+  std::vector<std::string_view> args{"MGET"};
+  args.insert(args.end(), 50, "big");
+  constexpr size_t kFlushAt = 4096;
+  std::string sent;
+  size_t sends = 0, largest = 0;
+  kv::ReplyWriter out(kFlushAt, [&](std::string_view bytes) {
+    sent += bytes;
+    ++sends;
+    largest = std::max(largest, bytes.size());
+    return true;
+  });
+  kv::execute(store, args, T0, out);
+  EXPECT_GE(sends, 50u);  // during the command, not after it
+  EXPECT_LE(out.buffered().size(), kFlushAt);
+  EXPECT_LE(largest, value.size());
+  out.flush();
+  std::string want = "*50\r\n";
+  for (int i = 0; i < 50; ++i) want += "$100000\r\n" + value + "\r\n";
+  EXPECT_EQ(sent, want);
+}
+
+TEST_F(KvCommands, RepliesStopOnceTheClientIsGone) {
+  run({"SET", "big", std::string(10'000, 'v')});
+  std::vector<std::string_view> args{"MGET"};
+  args.insert(args.end(), 1000, "big");
+  size_t sends = 0;
+  kv::ReplyWriter out(4096, [&](std::string_view) {
+    ++sends;
+    return false;
+  });
+  kv::execute(store, args, T0, out);
+  EXPECT_EQ(sends, 1u);
+  EXPECT_TRUE(out.failed());
+  EXPECT_FALSE(out.flush());
+  EXPECT_TRUE(out.buffered().empty());
 }
 
 TEST_F(KvCommands, AdministrativeCommandsClientsSend) {

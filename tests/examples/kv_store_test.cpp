@@ -11,7 +11,7 @@
 namespace {
 
 using kv::Store;
-constexpr int64_t kSec = 1'000'000'000;
+constexpr int64_t kSec = 1000;  // time is in milliseconds
 constexpr int64_t T0 = 1000 * kSec;  // an arbitrary "now"
 
 Store::SetOptions expiring_at(int64_t at) {
@@ -97,6 +97,20 @@ TEST(KvStore, Increment) {
   s.set("big", std::to_string(INT64_MAX), {}, T0);
   EXPECT_EQ(s.increment("big", 1, T0).status, Store::IncrStatus::overflow);
   EXPECT_EQ(s.get("big", T0), std::to_string(INT64_MAX));
+}
+
+TEST(KvStore, IncrementTakesOnlyCanonicalIntegers) {
+  // As Redis's string2ll: no leading zeros, "-0", sign or spaces.
+  Store s;
+  for (const char* v : {"01", "-0", "00", "+1", " 1", "1 ", "-", "99999999999999999999"}) {
+    s.set("k", v, {}, T0);
+    EXPECT_EQ(s.increment("k", 1, T0).status, Store::IncrStatus::not_integer) << v;
+    EXPECT_EQ(s.get("k", T0), v);
+  }
+  s.set("k", "0", {}, T0);
+  EXPECT_EQ(s.increment("k", 1, T0).value, 1);
+  s.set("k", std::to_string(INT64_MIN), {}, T0);
+  EXPECT_EQ(s.increment("k", 1, T0).value, INT64_MIN + 1);
 }
 
 TEST(KvStore, IncrementKeepsTheExpiry) {

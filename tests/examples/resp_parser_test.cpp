@@ -114,7 +114,7 @@ TEST(RespParser, ParsesInlineCommands) {
 }
 
 TEST(RespParser, SkipsEmptyCommands) {
-  auto r = parse_all("*0\r\n*-1\r\n\r\n   \r\n" + multibulk({"PING"}));
+  auto r = parse_all("*0\r\n*-1\r\n*-9223372036854775808\r\n\r\n   \r\n" + multibulk({"PING"}));
   ASSERT_EQ(r.commands.size(), 1u);
   EXPECT_EQ(r.commands[0], (Args{"PING"}));
 }
@@ -150,6 +150,13 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"count_not_a_number", "*abc\r\n", "Protocol error: invalid multibulk length"},
         Bad{"count_empty", "*\r\n", "Protocol error: invalid multibulk length"},
         Bad{"count_plus", "*+1\r\n", "Protocol error: invalid multibulk length"},
+        // Numbers are read as Redis's string2ll reads them: no leading zeros, no "-0".
+        Bad{"count_leading_zero", "*01\r\n$4\r\nPING\r\n",
+            "Protocol error: invalid multibulk length"},
+        Bad{"count_minus_zero", "*-0\r\nPING\r\n", "Protocol error: invalid multibulk length"},
+        Bad{"count_space", "*1 \r\n", "Protocol error: invalid multibulk length"},
+        Bad{"bulk_leading_zero", "*1\r\n$04\r\nPING\r\n", "Protocol error: invalid bulk length"},
+        Bad{"bulk_minus_zero", "*1\r\n$-0\r\n\r\n", "Protocol error: invalid bulk length"},
         Bad{"count_lf_only", "*1\n$4\r\nPING\r\n", "Protocol error: invalid multibulk length"},
         Bad{"too_many_arguments", "*1048577\r\n", "Protocol error: invalid multibulk length"},
         Bad{"count_overflows", "*99999999999999999999\r\n",
@@ -165,7 +172,45 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"bulk_line_too_long", "*1\r\n$" + std::string(70000, '1'),
             "Protocol error: too big bulk count string"},
         Bad{"inline_too_long", std::string(70000, 'a'), "Protocol error: too big inline request"},
+        Bad{"inline_one_past_the_limit", std::string(kv::kMaxInlineLength + 1, 'a') + "\r\n",
+            "Protocol error: too big inline request"},
+        Bad{"inline_one_past_the_limit_waiting", std::string(kv::kMaxInlineLength + 1, 'a'),
+            "Protocol error: too big inline request"},
         Bad{"unbalanced_quotes", "SET \"a b\r\n", "Protocol error: unbalanced quotes in request"}));
+
+TEST(RespParser, AnInlineLineAtTheLimitIsAcceptedWhateverTheLineEnding) {
+  // The limit is on the line itself: its CR (arrived or not) and LF do not count.
+  const std::string line = "ECHO " + std::string(kv::kMaxInlineLength - 5, 'a');
+  for (std::string ending : {"\r\n", "\n"}) {
+    auto r = parse_all(line + ending + "PING\r\n");
+    ASSERT_EQ(r.commands.size(), 2u) << r.error;
+    EXPECT_EQ(r.commands[0][1].size(), kv::kMaxInlineLength - 5);
+  }
+  RequestParser p;
+  p.append(line + "\r");
+  EXPECT_EQ(parse_all(p).last, Status::incomplete);
+  p.append("\n");
+  EXPECT_EQ(parse_all(p).commands.size(), 1u);
+}
+
+TEST(RespParser, TheBufferGrowsNoLargerThanTheLimitNeeds) {
+  // A command that never ends: the buffer may hold the limit plus one read, no more (doubling
+  // a full buffer for the read that crosses the limit would take twice the limit).
+  constexpr size_t kLimit = 1 << 20, kRead = 4096;
+  RequestParser p(kLimit);
+  p.append("*1\r\n$536870912\r\n");
+  std::vector<std::string_view> args;
+  for (;;) {
+    auto room = p.prepare(kRead);
+    ASSERT_GE(room.size(), kRead);
+    ASSERT_LE(p.pending() + room.size(), kLimit + kRead);
+    std::fill(room.begin(), room.end(), 'x');
+    p.commit(room.size());
+    if (p.next(args) == Status::error) break;
+  }
+  EXPECT_EQ(p.error(), "Protocol error: query buffer limit exceeded");
+  EXPECT_LE(p.pending(), kLimit + kRead);
+}
 
 TEST(RespParser, ErrorsAreSticky) {
   RequestParser p;
