@@ -21,6 +21,13 @@ void wake_sleeper(void* arg, uint64_t) { ready(static_cast<G*>(arg)); }
 // timer that is already due cannot ready it before it parked (Go's resetForSleep).
 void arm_after_park(G*, void* timer) { timer_start(static_cast<rt::Timer*>(timer)); }
 
+// A plain thread found no runtime published: none runs, or `run` is returning on another
+// thread, with every M stopped (no fn runs, nothing re-arms) but t possibly still in a heap that
+// timers_drop_all is about to clear. Once t has left it, nothing of the runtime reads t again.
+void wait_dropped(rt::Timer* t) {
+  while (t->heap.load(std::memory_order_acquire) != nullptr) std::this_thread::yield();
+}
+
 }  // namespace
 
 void sleep_until_ns(int64_t deadline_ns) {
@@ -59,7 +66,8 @@ void fire_after_func(void* arg, uint64_t) {
 
 TimerState* timer_after_func(int64_t deadline_ns, std::function<void()> fn,
                              const std::source_location& where) {
-  if (sched == nullptr) {
+  ForeignUse use;  // a plain thread may call this while run returns (so for all of this file)
+  if (use.get() == nullptr) {
     throw std::logic_error("gort::Timer::after_func: no runtime is running");
   }
   auto* s = new TimerState{};
@@ -72,10 +80,18 @@ TimerState* timer_after_func(int64_t deadline_ns, std::function<void()> fn,
   return s;
 }
 
-bool timer_state_stop(TimerState* s) noexcept { return sched != nullptr && timer_stop(&s->t); }
+bool timer_state_stop(TimerState* s) noexcept {
+  ForeignUse use;
+  if (use.get() == nullptr) {
+    wait_dropped(&s->t);  // it cannot fire any more; it did not stop because of this call
+    return false;
+  }
+  return timer_stop(&s->t);
+}
 
 bool timer_state_reset(TimerState* s, int64_t deadline_ns) {
-  if (sched == nullptr) throw std::logic_error("gort::Timer::reset: no runtime is running");
+  ForeignUse use;
+  if (use.get() == nullptr) throw std::logic_error("gort::Timer::reset: no runtime is running");
   bool was = timer_stop(&s->t);
   s->t.when_ns = deadline_ns;
   timer_start(&s->t);
@@ -84,7 +100,9 @@ bool timer_state_reset(TimerState* s, int64_t deadline_ns) {
 
 void timer_state_delete(TimerState* s) noexcept {
   if (s == nullptr) return;
-  if (sched != nullptr) timer_stop(&s->t);
+  ForeignUse use;
+  if (use.get() != nullptr) timer_stop(&s->t);
+  else wait_dropped(&s->t);
   delete s;
 }
 
@@ -112,7 +130,8 @@ void drop_after(void* arg) { delete static_cast<AfterState*>(arg); }  // pending
 }  // namespace
 
 Chan<TimePoint> after_ns(int64_t deadline_ns) {
-  if (sched == nullptr) throw std::logic_error("gort::after: no runtime is running");
+  ForeignUse use;
+  if (use.get() == nullptr) throw std::logic_error("gort::after: no runtime is running");
   auto* s = new AfterState{rt::Timer{}, Chan<TimePoint>(1)};
   Chan<TimePoint> ch = s->ch;
   s->t.when_ns = deadline_ns;
@@ -148,7 +167,8 @@ void fire_tick(void* arg, uint64_t) {
 }  // namespace
 
 TickerState* ticker_new(int64_t period_ns, Chan<TimePoint> ch) {
-  if (sched == nullptr) throw std::logic_error("gort::Ticker: no runtime is running");
+  ForeignUse use;
+  if (use.get() == nullptr) throw std::logic_error("gort::Ticker: no runtime is running");
   if (period_ns <= 0) throw std::invalid_argument("gort::Ticker: non-positive period");
   auto* s = new TickerState{};
   s->ch = std::move(ch);
@@ -163,7 +183,10 @@ TickerState* ticker_new(int64_t period_ns, Chan<TimePoint> ch) {
 void ticker_delete(TickerState* s) noexcept {
   if (s == nullptr) return;
   s->stopped.store(true, std::memory_order_release);
-  if (sched != nullptr) {
+  ForeignUse use;
+  if (use.get() == nullptr) {
+    wait_dropped(&s->t);
+  } else {
     // fire_tick may be re-arming it right now: stop until it is neither running nor armed.
     // After a timer_stop returned no fn of t runs; if t is not in a heap then, nothing re-arms it.
     do {

@@ -226,8 +226,10 @@ void timers_drop_all() {
     h->mu.lock();
     for (TimerHeap::Entry& e : h->heap) {
       if (e.t == nullptr) continue;
-      e.t->heap.store(nullptr, std::memory_order_relaxed);
       if (e.t->on_drop != nullptr) owned_by_nobody.push_back(e.t);
+      // Last touch of a timer someone else owns, release: a plain thread deleting it waits
+      // for this (time.cpp, wait_dropped) and may free it right after.
+      e.t->heap.store(nullptr, std::memory_order_release);
     }
     h->heap.clear();
     h->heap.shrink_to_fit();
