@@ -206,6 +206,7 @@ class Semaphore {
 
  private:
   struct Waiter;
+  void grant_and_unlock();  // requires mu_
   Mutex mu_;
   const int64_t size_;
   int64_t cur_ = 0;           // units held; under mu_

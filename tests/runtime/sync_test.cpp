@@ -1,6 +1,7 @@
 // Sync primitives: Mutex, RWMutex, CondVar, Once, Semaphore under 1, 2 and 4 processors, plus
 // use from plain threads. Behaviour only: every wait is bounded by progress flags, never by time.
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <shared_mutex>
@@ -681,6 +682,41 @@ TEST(SyncThreads, PrimitivesWorkBetweenPlainThreads) {
   EXPECT_EQ(counter, int64_t{kThreads} * iters);
   EXPECT_EQ(rw_counter, int64_t{kThreads} * ((iters + 3) / 4));
   EXPECT_EQ(once_runs, 1);
+}
+
+// A Semaphore outliving the run: requests of goroutines abandoned there (their stacks freed)
+// leave its queue, and whoever waited behind them and now fits (a plain thread) gets its units.
+TEST(SyncSemaphore, OutlivingTheRunForgetsAbandonedRequests) {
+  gort::Semaphore sem(2);
+  std::thread plain;
+  std::atomic<bool> plain_got{false};
+  gort::run([&] {
+    sem.acquire(1);
+    // One P: a goroutine that said it is about to acquire runs on until it has parked there.
+    std::atomic<int> entered{0};
+    gort::go([&] {
+      entered.store(1);
+      sem.acquire(2);  // heads the queue: one unit is held
+    });
+    while (entered.load() != 1) gort::yield();
+    gort::go([&] {
+      entered.store(2);
+      sem.acquire(1);  // behind it (FIFO), although one unit is free
+    });
+    while (entered.load() != 2) gort::yield();
+    plain = std::thread([&] {
+      sem.acquire(1);  // queued behind both, on a thread nobody abandons
+      plain_got.store(true);
+    });
+    // Not a timing assertion: only makes it likely the thread queued before the run ends.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }, gort::Config{.procs = 1});
+  plain.join();  // the abandoned head left: the thread's unit fits
+  EXPECT_TRUE(plain_got.load());
+  EXPECT_FALSE(sem.try_acquire(1));  // main's unit and the thread's are held
+  sem.release(2);
+  EXPECT_TRUE(sem.try_acquire(2));  // no abandoned request took them
+  sem.release(2);
 }
 
 // WaitGroup misuse is an exception that names it, never a silently wrong count: the counter is
