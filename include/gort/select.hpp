@@ -11,7 +11,8 @@
 // is picked at random, so none is starved. `default_case` fires when nothing is ready right away;
 // `timeout_case`/`deadline_case` when nothing became ready in time. At most one default and one
 // timeout/deadline per select. A send case on a closed channel throws ChannelClosed (Go panics).
-// Handlers are optional. Works from goroutines and from plain threads.
+// Handlers are optional. Works from goroutines and from plain threads. A case may name a channel
+// or take a temporary one (`recv_case(ticker.c())`), which it then keeps alive.
 #pragma once
 
 #include <chrono>
@@ -33,11 +34,16 @@ struct NoHandler {
   void operator()(A&&...) const noexcept {}
 };
 
-template <class T, class F>
+// What a case built from a temporary channel (`recv_case(ticker.c())`) holds to keep the channel
+// alive as long as the case; a case on a named channel holds nothing and costs no reference.
+struct NoKeep {};
+
+template <class T, class F, class Keep = NoKeep>
 struct RecvCase {
   detail::ChanCore* chan;
   F handler;
   alignas(T) unsigned char storage[sizeof(T)];
+  [[no_unique_address]] Keep keep;
   static constexpr int kind = 0;
   SelectCase to_case() { return SelectCase{chan, storage, false}; }
   void fire(OpStatus s) {
@@ -52,11 +58,12 @@ struct RecvCase {
   }
 };
 
-template <class T, class F>
+template <class T, class F, class Keep = NoKeep>
 struct SendCase {
   detail::ChanCore* chan;
   T value;
   F handler;
+  [[no_unique_address]] Keep keep;
   static constexpr int kind = 0;
   SelectCase to_case() { return SelectCase{chan, &value, true}; }
   void fire(OpStatus) { handler(); }
@@ -83,12 +90,23 @@ using case_t = std::remove_cvref_t<C>;
 }  // namespace detail
 
 template <class T, class F = detail::NoHandler>
-auto recv_case(Chan<T>& ch, F handler = {}) {
-  return detail::RecvCase<T, F>{ch.core(), std::move(handler), {}};
+auto recv_case(const Chan<T>& ch, F handler = {}) {
+  return detail::RecvCase<T, F>{ch.core(), std::move(handler), {}, {}};
+}
+template <class T, class F = detail::NoHandler>
+auto recv_case(Chan<T>&& ch, F handler = {}) {
+  detail::ChanCore* core = ch.core();
+  return detail::RecvCase<T, F, Chan<T>>{core, std::move(handler), {}, std::move(ch)};
 }
 template <class T, class V, class F = detail::NoHandler>
-auto send_case(Chan<T>& ch, V&& value, F handler = {}) {
-  return detail::SendCase<T, F>{ch.core(), T(std::forward<V>(value)), std::move(handler)};
+auto send_case(const Chan<T>& ch, V&& value, F handler = {}) {
+  return detail::SendCase<T, F>{ch.core(), T(std::forward<V>(value)), std::move(handler), {}};
+}
+template <class T, class V, class F = detail::NoHandler>
+auto send_case(Chan<T>&& ch, V&& value, F handler = {}) {
+  detail::ChanCore* core = ch.core();
+  return detail::SendCase<T, F, Chan<T>>{core, T(std::forward<V>(value)), std::move(handler),
+                                         std::move(ch)};
 }
 template <class Rep, class Period, class F = detail::NoHandler>
 auto timeout_case(std::chrono::duration<Rep, Period> d, F handler = {}) {

@@ -1,5 +1,7 @@
 // select: readiness, default, timeouts, fairness, and concurrent selects without deadlock.
 #include <atomic>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -30,6 +32,34 @@ TEST(Select, PicksTheReadyCaseAndRunsItsHandler) {
     EXPECT_EQ(fired, 0u);
     EXPECT_TRUE(sent);
     EXPECT_EQ(a.recv(), 9);
+  }, gort::Config{.procs = 1});
+}
+
+// Cases on channels that are temporaries (Ticker::c(), a function returning a Chan): the case
+// keeps the channel alive, also when it is built before the select and holds the last handle.
+TEST(Select, CasesOnTemporaryChannels) {
+  gort::run([] {
+    gort::Ticker ticker(1ms);
+    bool ticked = false;
+    EXPECT_EQ(gort::select(gort::recv_case(ticker.c(), [&] { ticked = true; })), 0u);
+    EXPECT_TRUE(ticked);
+
+    auto filled = [] {
+      gort::Chan<std::string> c(1);
+      c.send(std::string(64, 'x'));  // on the heap: freed storage would show (ASan)
+      return c;
+    };
+    std::optional<std::string> got;
+    auto take = gort::recv_case(filled(),  // the case holds the only handle
+                                [&](std::optional<std::string> v) { got = std::move(v); });
+    auto never = gort::recv_case(gort::Chan<std::string>(1));  // alive, empty
+    EXPECT_EQ(gort::select(never, take), 1u);
+    EXPECT_EQ(got, std::string(64, 'x'));
+
+    gort::Chan<int> out(1);
+    auto put = gort::send_case(gort::Chan<int>(out), 7);  // a copy made for the call
+    EXPECT_EQ(gort::select(put), 0u);
+    EXPECT_EQ(out.recv(), 7);
   }, gort::Config{.procs = 1});
 }
 
