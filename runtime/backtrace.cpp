@@ -73,6 +73,14 @@ std::string readable(const char* name) {
 }
 }  // namespace
 
+__attribute__((noinline)) int own_frames(const G* g, uintptr_t* out, int max) {
+  const auto* record = static_cast<const uintptr_t*>(__builtin_frame_address(0));
+  const auto pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+  return walk_frames(pc, reinterpret_cast<uintptr_t>(record), record[0],
+                     reinterpret_cast<uintptr_t>(g->stack.lo),
+                     reinterpret_cast<uintptr_t>(g->stack.hi), out, max);
+}
+
 std::vector<std::string> describe_frames(const uintptr_t* frames, int n) {
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) {

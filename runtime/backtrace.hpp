@@ -46,6 +46,10 @@ int walk_frames(uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t lo, uintptr_
 // stays inside its stack, and callers re-check the goroutine's state afterwards.
 int suspended_frames(const G* g, uintptr_t* out, int max);
 
+// The running goroutine g's own frames, innermost first: out[0] is in the function that calls
+// this (nobody saved its registers). The walk stays on g's stack.
+int own_frames(const G* g, uintptr_t* out, int max);
+
 // "0xPC SYMBOL" for each frame, innermost first. frames[0] is an exact pc; the others are return
 // addresses. Stops at the first return address that names no function: the walk left the frame
 // chain there, and nothing after it can be trusted.

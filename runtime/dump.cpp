@@ -72,15 +72,6 @@ void on_sigquit(int) {
   if (sched != nullptr) sched->sysmon_parker.unpark();  // an atomic exchange and a futex wake
 }
 
-// The caller's own frames, from its caller on (the caller is running: nobody saved them).
-__attribute__((noinline)) int own_frames(const G* g, uintptr_t* out, int max) {
-  const auto* record = static_cast<const uintptr_t*>(__builtin_frame_address(0));
-  const auto pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
-  return walk_frames(pc, reinterpret_cast<uintptr_t>(record), record[0],
-                     reinterpret_cast<uintptr_t>(g->stack.lo),
-                     reinterpret_cast<uintptr_t>(g->stack.hi), out, max);
-}
-
 }  // namespace
 
 std::string dump_goroutines() {

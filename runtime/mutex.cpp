@@ -11,6 +11,7 @@
 
 #include "gort/sync.hpp"
 #include "runtime/fatal.hpp"
+#include "runtime/misuse.hpp"
 #include "runtime/mutex_stats.hpp"
 #include "runtime/sched.hpp"
 #include "runtime/sema.hpp"
@@ -83,7 +84,7 @@ void Mutex::lock_slow() {
 }
 
 void Mutex::unlock_slow(uint32_t now) {
-  if (((now + kLocked) & kLocked) == 0) rt::fatal("sync: unlock of unlocked mutex");
+  if (((now + kLocked) & kLocked) == 0) rt::fatal_misuse("sync: unlock of unlocked mutex");
   if ((now & kStarving) != 0) {
     // Ownership goes to the head waiter; it sets locked itself.
     rt::sema_release(&sema_, /*handoff=*/true);

@@ -7,6 +7,7 @@
 // queued meanwhile.
 #include "gort/sync.hpp"
 #include "runtime/fatal.hpp"
+#include "runtime/misuse.hpp"
 #include "runtime/sema.hpp"
 
 namespace gort {
@@ -18,7 +19,7 @@ void RWMutex::lock_shared_slow() {
 }
 
 void RWMutex::unlock_shared_slow(int32_t r) {
-  if (r + 1 == 0 || r + 1 == -kMaxReaders) rt::fatal("sync: RUnlock of unlocked RWMutex");
+  if (r + 1 == 0 || r + 1 == -kMaxReaders) rt::fatal_misuse("sync: RUnlock of unlocked RWMutex");
   // A writer waits; the last reader it waits for wakes it.
   if (reader_wait_.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) {
     rt::sema_release(&writer_sem_);
@@ -48,7 +49,7 @@ bool RWMutex::try_lock() {
 
 void RWMutex::unlock() {
   int32_t r = reader_count_.fetch_add(kMaxReaders, std::memory_order_acq_rel) + kMaxReaders;
-  if (r >= kMaxReaders) rt::fatal("sync: Unlock of unlocked RWMutex");
+  if (r >= kMaxReaders) rt::fatal_misuse("sync: Unlock of unlocked RWMutex");
   // Readers that arrived while we held it are sleeping (or about to): let each of them in.
   for (int32_t i = 0; i < r; ++i) rt::sema_release(&reader_sem_);
   writer_.unlock();

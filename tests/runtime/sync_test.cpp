@@ -752,4 +752,29 @@ TEST(SyncMutexDeathTest, UnlockOfUnlockedMutexIsFatal) {
       "sync: RUnlock of unlocked RWMutex");
 }
 
+// The report names who made the mistake: the goroutine and where it was created, or the plain
+// thread, and the frames that led there, symbolized.
+TEST(SyncMutexDeathTest, UnlockOfUnlockedMutexNamesTheCaller) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        gort::run([] {
+          gort::go([] {
+            gort::Mutex mu;
+            mu.unlock();
+          });
+          gort::sleep_for(std::chrono::seconds(10));
+        }, gort::Config{.procs = 1});
+      },
+      "sync: unlock of unlocked mutex.*goroutine [0-9]+ \\[running\\]:.*created at "
+      ".*sync_test.cpp.*#0 .*gort::Mutex::unlock");
+  EXPECT_DEATH(
+      {
+        gort::RWMutex rw;
+        rw.unlock();
+      },
+      "sync: Unlock of unlocked RWMutex.*on a thread outside the runtime's goroutines:.*"
+      "#0 .*gort::RWMutex::unlock");
+}
+
 }  // namespace
