@@ -60,6 +60,10 @@ void apply_debug_item(Config& c, absl::string_view item) {
     throw std::invalid_argument(absl::StrFormat("gort: GORT_DEBUG item '%s' needs =NUMBER", item));
   }
   if (kv.first == "migrate") {
+    if (value != 0 && value != 1) {
+      throw std::invalid_argument(
+          absl::StrFormat("gort: GORT_DEBUG item '%s': migrate is 0 or 1", item));
+    }
     c.migrate_on_yield = c.migrate_on_yield || value != 0;
   } else if (kv.first == "schedtrace") {
     check_debug_ms(absl::StrFormat("GORT_DEBUG=%s", item), value);

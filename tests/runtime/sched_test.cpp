@@ -633,6 +633,17 @@ TEST(Scheduler, DebugPeriodsOutOfRangeAreClearErrors) {
   unsetenv("GORT_DEBUG");
 }
 
+TEST(Scheduler, DebugMigrateIsZeroOrOne) {
+  for (const char* bad : {"migrate=2", "migrate=-1"}) {
+    setenv("GORT_DEBUG", bad, 1);
+    EXPECT_NE(RunError().find(std::string("GORT_DEBUG item '") + bad + "': migrate is 0 or 1"),
+              std::string::npos) << bad;
+  }
+  setenv("GORT_DEBUG", "migrate=0", 1);
+  EXPECT_EQ(RunError(), "");
+  unsetenv("GORT_DEBUG");
+}
+
 TEST(Scheduler, DebugPeriodsBecomeNanosecondsWithoutOverflow) {
   using std::chrono::milliseconds;
   EXPECT_EQ(gort::rt::saturating_ns(milliseconds(86400000)), int64_t{86400000} * 1000000);
