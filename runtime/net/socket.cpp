@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <mutex>
 
+#include "gort/runtime.hpp"
 #include "netpoll/backend.hpp"
 #include "netpoll/netpoll.hpp"
 #include "runtime/machine.hpp"
@@ -33,6 +34,69 @@ std::shared_ptr<Socket> Socket::make(int fd, bool owns) {
 }
 
 Socket::~Socket() { close(); }
+
+gort::Chan<char> Turn::wake_channel() {
+  std::lock_guard<gort::Mutex> lock(wake_mu_);
+  if (!wake_) wake_.emplace(0);
+  return *wake_;
+}
+
+void Turn::wake_all() {
+  std::lock_guard<gort::Mutex> lock(wake_mu_);
+  if (wake_) {
+    wake_->close();
+    wake_.reset();
+  }
+}
+
+// Holds the direction's turn for the rest of a scope.
+class Socket::TurnGuard {
+ public:
+  TurnGuard(Socket* s, Mode mode, Deadline d) : s_(s), mode_(mode) {
+    if (!s->take_turn(mode, d, &err_)) s_ = nullptr;
+  }
+  ~TurnGuard() {
+    if (s_) s_->turn_[static_cast<int>(mode_)].release();
+  }
+  TurnGuard(const TurnGuard&) = delete;
+  TurnGuard& operator=(const TurnGuard&) = delete;
+  explicit operator bool() const { return s_ != nullptr; }
+  std::error_code error() const { return err_; }
+
+ private:
+  Socket* s_;
+  Mode mode_;
+  std::error_code err_;
+};
+
+bool Socket::take_turn(Mode mode, Deadline d, std::error_code* err) {
+  Turn& turn = turn_[static_cast<int>(mode)];
+  if (turn.try_take()) return true;
+  turn.add_waiter();
+  bool taken = false;
+  for (;;) {
+    // The channel first: whatever frees the turn, closes the socket or moves the deadline after
+    // the checks below closes this channel (their changes come before their wake_all).
+    gort::Chan<char> wake = turn.wake_channel();
+    if (turn.try_take()) {
+      taken = true;
+      break;
+    }
+    if (closing()) {
+      *err = Errc::closed;
+      break;
+    }
+    const int64_t dl = effective_deadline(mode, d).nanos();
+    if (dl != rt::kNoTimer && dl <= rt::now_ns()) {
+      *err = std::make_error_code(std::errc::timed_out);
+      break;
+    }
+    char unused;
+    gort::detail::chan_recv(wake.core(), &unused, dl);  // closed, or the deadline passed
+  }
+  turn.remove_waiter();
+  return taken;
+}
 
 int Socket::fd() const { return closing() ? -1 : fd_; }
 
@@ -58,6 +122,7 @@ void Socket::close() {
   const uint64_t v = state_.fetch_or(kClosing, std::memory_order_acq_rel);
   if (!(v & kClosing)) {
     if (PollDesc* pd = pd_.load(std::memory_order_acquire)) rt::netpoll::pd_evict(pd);
+    for (Turn& t : turn_) t.wake_all();  // operations waiting for their turn leave too
     if (socket_file_) {
       struct stat st;
       if (::stat(socket_file_->path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
@@ -104,6 +169,7 @@ void Socket::set_deadline(Mode mode, Deadline d) {
   OpRef ref(this);
   if (!ref) return;
   if (PollDesc* pd = pd_.load(std::memory_order_acquire)) rt::netpoll::pd_interrupt(pd, mode);
+  turn_[static_cast<int>(mode)].wake_all();  // and so does one waiting for its turn
 }
 
 WaitResult Socket::wait_ready(Mode mode, int64_t deadline_ns) {
@@ -111,6 +177,10 @@ WaitResult Socket::wait_ready(Mode mode, int64_t deadline_ns) {
   const bool goroutine = m != nullptr && m->curg != nullptr && !m->in_blocking;
   if (goroutine) {
     if (PollDesc* pd = ensure_pd()) return rt::netpoll::pd_wait(pd, mode, deadline_ns);
+    // The poller refused the fd (EEXIST: a second Pollable on one fd; EPERM: a regular file).
+    // poll(2) it with the processor handed on: the goroutine that would make the fd ready may
+    // be queued behind this one (with one processor it waited out the whole deadline).
+    return gort::blocking([&] { return wait_thread(mode, deadline_ns); });
   }
   return wait_thread(mode, deadline_ns);
 }
@@ -167,7 +237,8 @@ Result<size_t> Socket::io(Mode mode, Deadline d, IoCall call, void* ctx,
                           rt::netpoll::OpRequest* ring_op) {
   OpRef ref(this);
   if (!ref) return Errc::closed;
-  std::lock_guard<gort::Mutex> lock(mu_[static_cast<int>(mode)]);
+  TurnGuard turn(this, mode, d);
+  if (!turn) return turn.error();
   const bool stream_read = ring_op != nullptr && ring_op->kind == rt::netpoll::OpKind::kRecv;
   if (ring_op != nullptr && ring_op->kind == rt::netpoll::OpKind::kAccept) {
     // An accept takes a pending connection with accept4(2) first and goes to the ring only for
@@ -230,7 +301,8 @@ std::optional<Result<void>> Socket::ring_connect(const sockaddr* addr, socklen_t
   if (!rt::netpoll::runs_in_ring(rt::netpoll::OpKind::kConnect)) return std::nullopt;
   OpRef ref(this);
   if (!ref) return Result<void>(Errc::closed);
-  std::lock_guard<gort::Mutex> lock(mu_[static_cast<int>(Mode::kWrite)]);
+  TurnGuard turn(this, Mode::kWrite, d);
+  if (!turn) return Result<void>(turn.error());
   rt::netpoll::OpRequest op{rt::netpoll::OpKind::kConnect, nullptr, len};
   op.addr = const_cast<sockaddr*>(addr);
   auto r = ring_io(Mode::kWrite, d, &op);
@@ -242,7 +314,8 @@ std::optional<Result<void>> Socket::ring_connect(const sockaddr* addr, socklen_t
 Result<void> Socket::wait(Mode mode, Deadline d) {
   OpRef ref(this);
   if (!ref) return Errc::closed;
-  std::lock_guard<gort::Mutex> lock(mu_[static_cast<int>(mode)]);
+  TurnGuard turn(this, mode, d);
+  if (!turn) return turn.error();
   for (;;) {
     switch (wait_ready(mode, effective_deadline(mode, d).nanos())) {
       case WaitResult::kReady:

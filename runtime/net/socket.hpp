@@ -11,8 +11,9 @@
 // sees "closing and no operation in flight" and the fd is never released under an operation
 // (acq_rel: the closer's and the last user's writes are visible to whoever closes).
 //
-// One reader and one writer at a time: each direction has a gort::Mutex (the poll descriptor
-// holds one waiter per direction). Two goroutines reading one socket take turns.
+// One reader and one writer at a time: each direction has a Turn (the poll descriptor holds one
+// waiter per direction). Two goroutines reading one socket take turns; the one waiting for its
+// turn still keeps its deadline and sees a close.
 #pragma once
 
 #include <atomic>
@@ -26,6 +27,7 @@
 
 #include "gort/net/address.hpp"
 #include "gort/net/deadline.hpp"
+#include "gort/chan.hpp"
 #include "gort/net/error.hpp"
 #include "gort/sync.hpp"
 #include "netpoll/backend.hpp"
@@ -38,6 +40,37 @@ using rt::netpoll::Mode;
 
 // A syscall attempt: returns >= 0 on success, -1 with errno set on failure.
 using IoCall = ssize_t (*)(int fd, void* ctx);
+
+// The right to run one direction's operation. Not a gort::Mutex: a goroutine queued behind an
+// operation that may wait forever (a read without a deadline) must still leave at its own
+// deadline, or when the socket closes. Uncontended it costs what a mutex does (one RMW each way);
+// a waiter sleeps on `wake_`, a channel that the next release (or a close, or a deadline change)
+// closes, and then looks again.
+class Turn {
+ public:
+  bool try_take() {
+    uint32_t v = state_.load(std::memory_order_relaxed);
+    return (v & kHeld) == 0 &&
+           state_.compare_exchange_strong(v, v | kHeld, std::memory_order_seq_cst);
+  }
+  void release() {
+    if (state_.fetch_sub(kHeld, std::memory_order_seq_cst) >= kWaiter) wake_all();
+  }
+  // Between add_waiter and remove_waiter: the channel to sleep on, taken before the next
+  // try_take (a release after a failed try_take then closes it).
+  void add_waiter() { state_.fetch_add(kWaiter, std::memory_order_seq_cst); }
+  void remove_waiter() { state_.fetch_sub(kWaiter, std::memory_order_seq_cst); }
+  gort::Chan<char> wake_channel();
+  // Sends every waiter back to look again (release, close, deadline change).
+  void wake_all();
+
+ private:
+  static constexpr uint32_t kHeld = 1;
+  static constexpr uint32_t kWaiter = 2;
+  std::atomic<uint32_t> state_{0};  // kHeld | waiters * kWaiter
+  gort::Mutex wake_mu_;
+  std::optional<gort::Chan<char>> wake_;  // under wake_mu_; made by the first waiter
+};
 
 class Socket {
  public:
@@ -86,6 +119,9 @@ class Socket {
   // readiness loop".
   std::optional<Result<size_t>> ring_io(Mode mode, Deadline d, rt::netpoll::OpRequest* op);
   void finish_close();
+  // Waits for the direction's turn (false: *err says why not: closed, timed_out).
+  bool take_turn(Mode mode, Deadline d, std::error_code* err);
+  class TurnGuard;
 
   static constexpr uint64_t kClosing = uint64_t{1} << 62;
   static constexpr uint64_t kClosed = uint64_t{1} << 61;
@@ -97,11 +133,11 @@ class Socket {
   std::atomic<rt::netpoll::PollDesc*> pd_{nullptr};
   rt::SpinLock pd_init_{rt::LockRank::kSocketPdInit};  // registers the fd once when it was created outside a runtime
   std::atomic<int64_t> deadline_[2] = {Deadline::none().nanos(), Deadline::none().nanos()};
-  gort::Mutex mu_[2];     // one reader, one writer at a time
+  Turn turn_[2];          // one reader, one writer at a time
   // The last stream read returned fewer bytes than asked: the receive queue was empty then (TCP
   // and Unix stream reads copy until the queue is empty or the buffer full), so the next read
   // waits for a readiness edge first instead of paying a syscall for EAGAIN (under io_uring: the
-  // next recv asks the kernel to wait before trying, OpRequest::poll_first). Under mu_[kRead].
+  // next recv asks the kernel to wait before trying, OpRequest::poll_first). Under turn_[kRead].
   bool read_drained_ = false;
   struct SocketFile {
     std::string path;

@@ -5,6 +5,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
@@ -478,6 +479,83 @@ TEST(Net, AllAndExactFormsReportWhatTheyMovedWhenTheyFail) {
     std::string back(kBufs, '\0');
     EXPECT_TRUE(pair2.server.read_exact(back.data(), kBufs, Deadline::after(20s)));
     EXPECT_EQ(back, bytes);
+  }, procs(2));
+}
+
+// A buffer of 4 GiB (or any multiple): io_uring's SQE length is 32 bits, and such a length
+// used to reach the kernel as 0: the write sent nothing and returned 0 (write_all never ended),
+// a read in the ring returned 0, the end of the stream. Untouched anonymous memory costs nothing.
+TEST(Net, FourGibibyteBufferMovesBytesOnEveryBackend) {
+  gort::run([] {
+    auto pair = connected_pair();
+    const size_t huge = size_t{1} << 32;
+    void* mem = mmap(nullptr, huge, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    ASSERT_NE(mem, MAP_FAILED);
+    auto w = pair.client.write(mem, huge, Deadline::after(10s));
+    ASSERT_TRUE(w) << w.error().message();
+    EXPECT_GT(*w, 0u);
+    std::vector<char> drain(*w);
+    EXPECT_TRUE(pair.server.read_exact(drain.data(), drain.size(), Deadline::after(10s)));
+    ASSERT_TRUE(pair.client.write_all("x", 1));
+    auto r = pair.server.read(mem, huge, Deadline::after(10s));
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(*r, 1u);  // not 0: the stream has not ended
+    EXPECT_EQ(static_cast<char*>(mem)[0], 'x');
+    munmap(mem, huge);
+  }, procs(2));
+}
+
+// Two operations of one direction take turns, but the one waiting for its turn still keeps its
+// own deadline: a second reader (or acceptor) with a deadline behind a reader without one used
+// to wait until the first returned, however long that was.
+TEST(Net, OperationWaitingBehindAnotherKeepsItsOwnDeadline) {
+  gort::run([] {
+    auto pair = connected_pair();
+    gort::WaitGroup first;
+    first.add(2);
+    std::error_code first_read, first_accept;
+    gort::go([&, s = pair.server]() mutable {
+      char b[4];
+      auto r = s.read(b, sizeof b);  // no deadline: waits until the close below
+      first_read = r ? std::error_code{} : r.error();
+      first.done();
+    });
+    gort::go([&, l = pair.ln]() mutable {
+      auto r = l.accept();
+      first_accept = r ? std::error_code{} : r.error();
+      first.done();
+    });
+    gort::sleep_for(10ms);  // let both take their turn (the result does not depend on it)
+    // Without the fix the reads below wait for the first ones: the close turns a hang into a
+    // failure (Errc::closed instead of timed_out).
+    gort::Timer unhang = gort::Timer::after_func(10s, [s = pair.server, l = pair.ln]() mutable {
+      s.close();
+      l.close();
+    });
+    char b[4];
+    EXPECT_EQ(pair.server.read(b, sizeof b, Deadline::after(20ms)).error(), std::errc::timed_out);
+    EXPECT_EQ(pair.ln.accept(Deadline::after(20ms)).error(), std::errc::timed_out);
+
+    // A close wakes the ones waiting for their turn as well as the ones waiting on the fd.
+    gort::WaitGroup second;
+    second.add(1);
+    std::error_code second_read;
+    gort::go([&, s = pair.server]() mutable {
+      char c[4];
+      auto r = s.read(c, sizeof c);
+      second_read = r ? std::error_code{} : r.error();
+      second.done();
+    });
+    gort::sleep_for(10ms);
+    unhang.stop();
+    pair.server.close();
+    pair.ln.close();
+    first.wait();
+    second.wait();
+    EXPECT_EQ(first_read, Errc::closed);
+    EXPECT_EQ(first_accept, Errc::closed);
+    EXPECT_EQ(second_read, Errc::closed);
   }, procs(2));
 }
 
@@ -1242,6 +1320,19 @@ TEST(Net, Ipv6Loopback) {
   }, procs(2));
 }
 
+// Only ":port" (the any address) may fall back to IPv4's any address on a host without IPv6. A
+// specific IPv6 address this host does not have (2001:db8::/32 is documentation-only) is an
+// error; it used to come back as a listener on 0.0.0.0, every IPv4 interface.
+TEST(Net, ListenOnAnUnavailableIpv6AddressFailsInsteadOfListeningEverywhere) {
+  gort::run([] {
+    auto ln = gort::net::listen_tcp("[2001:db8::1]:0");
+    ASSERT_FALSE(ln) << "listening on " << ln->local_address()->to_string();
+    EXPECT_TRUE(ln.error() == std::errc::address_not_available ||
+                ln.error() == std::errc::address_family_not_supported)
+        << ln.error().message();
+  }, procs(1));
+}
+
 // A dual-stack socket (":port") sees IPv4 peers as ::ffff:a.b.c.d; gort reports them as the
 // IPv4 addresses they are: equal to what the peer reports for itself, printed "127.0.0.1:port",
 // and usable to reply to.
@@ -1415,6 +1506,32 @@ TEST(Net, UnixStreamAndAdoptAndPollable) {
     close(p[0]);
     close(p[1]);
   }, procs(2));
+}
+
+// A second Pollable on one fd (two libraries, or one watch per direction): the poller refuses
+// the fd a second time (EEXIST), so the wait polls the fd on its thread. It used to keep its
+// processor meanwhile: with one processor, the goroutine that would write never ran and the
+// wait lasted its whole deadline.
+TEST(Net, WaitOnAnFdThePollerRefusesLetsOtherGoroutinesRun) {
+  gort::run([] {
+    int p[2];
+    ASSERT_EQ(pipe2(p, O_NONBLOCK), 0);
+    {
+      auto first = gort::net::Pollable::watch(p[0]);
+      auto second = gort::net::Pollable::watch(p[0]);
+      ASSERT_TRUE(first && second);
+      std::atomic<bool> wrote{false};
+      gort::go([&] {
+        EXPECT_EQ(write(p[1], "z", 1), 1);
+        wrote = true;
+      });
+      EXPECT_TRUE(second->wait_readable(Deadline::after(10s)));
+      EXPECT_TRUE(wrote);
+      while (!wrote) gort::yield();  // (without the fix) before the pipe goes away
+    }
+    close(p[0]);
+    close(p[1]);
+  }, procs(1));
 }
 
 // A thread outside the runtime uses the same API; it blocks its own thread.
