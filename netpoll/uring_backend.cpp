@@ -52,6 +52,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -74,6 +75,10 @@ namespace {
 constexpr unsigned kRingEntries = 1024;
 constexpr unsigned kCqEntries = 8192;  // 10k idle connections' recvs may complete together
 constexpr uint32_t kFlushAt = 32;
+// The most one recv or send moves (the kernel's MAX_RW_COUNT). An SQE's length is 32 bits: a
+// 4 GiB buffer passed as is became a length of 0, a send of nothing (write_all spun forever) or
+// a recv that read as the end of the stream.
+constexpr size_t kMaxTransfer = 0x7ffff000;
 
 // Newer than liburing 2.3's headers (values from the kernel uapi; probes Q1).
 #ifndef IORING_SETUP_DEFER_TASKRUN
@@ -181,14 +186,15 @@ class UringBackend final : public EpollBackend {
       op.ts.tv_nsec = req.deadline_ns % 1000000000;
     }
     io_uring_sqe* sqe = get_sqe(r, timed ? 2 : 1);
+    const auto len = static_cast<unsigned>(std::min(req.len, kMaxTransfer));
     switch (req.kind) {
       case OpKind::kRecv:
-        io_uring_prep_recv(sqe, pd->fd, req.buf, req.len, 0);
+        io_uring_prep_recv(sqe, pd->fd, req.buf, len, 0);
         // (Linux 5.19; the probe's DEFER_TASKRUN, 6.1, implies it.)
         if (req.poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
         break;
       case OpKind::kSend:
-        io_uring_prep_send(sqe, pd->fd, req.buf, req.len, MSG_NOSIGNAL);
+        io_uring_prep_send(sqe, pd->fd, req.buf, len, MSG_NOSIGNAL);
         break;
       case OpKind::kAccept:
         io_uring_prep_accept(sqe, pd->fd, static_cast<sockaddr*>(req.addr),
