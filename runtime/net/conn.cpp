@@ -347,9 +347,13 @@ Result<Listener> listen_tcp(std::string_view host_port, const ListenOptions& opt
     auto l = listen(a, opts);
     if (l) return l;
     last = l.error();
-    // ":port" on a host without IPv6: fall back to IPv4's any address.
-    if (a.family() == AF_INET6 && (last == std::errc::address_family_not_supported ||
-                                   last == std::errc::address_not_available)) {
+    // ":port" on a host without IPv6: fall back to IPv4's any address. Only for the any
+    // address: a specific IPv6 address ("[::1]:80", "[fe80::1%eth0]:80") that cannot be bound
+    // is an error, not a licence to listen on every IPv4 interface.
+    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(a.data());
+    if (a.family() == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) &&
+        (last == std::errc::address_family_not_supported ||
+         last == std::errc::address_not_available)) {
       if (auto v4 = Address::parse("0.0.0.0:" + std::to_string(a.port()))) {
         if (auto l4 = listen(*v4, opts)) return l4;
       }
