@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1532,6 +1533,39 @@ TEST(Net, WaitOnAnFdThePollerRefusesLetsOtherGoroutinesRun) {
     close(p[0]);
     close(p[1]);
   }, procs(1));
+}
+
+// Closing a Pollable, or destroying it, wakes the goroutines waiting on it; the waits hold the
+// state they sleep on, so a Pollable destroyed under a wait is not a use-after-free (ASan).
+TEST(Net, ClosingOrDestroyingAPollableWakesItsWaiters) {
+  gort::run([] {
+    int p[2];
+    ASSERT_EQ(pipe2(p, O_NONBLOCK), 0);
+    for (bool destroy : {false, true}) {
+      auto watched = gort::net::Pollable::watch(p[0]);
+      ASSERT_TRUE(watched);
+      std::optional<gort::net::Pollable> h(std::move(*watched));
+      gort::WaitGroup done;
+      done.add(2);
+      std::error_code got[2];
+      for (int i = 0; i < 2; ++i) {
+        gort::go([&, i] {
+          auto r = i == 0 ? h->wait_readable() : h->wait_readable(Deadline::after(1h));
+          got[i] = r ? std::error_code{} : r.error();
+          done.done();
+        });
+      }
+      gort::sleep_for(10ms);  // both asleep (the result does not depend on it)
+      if (destroy) h.reset();
+      else h->close();
+      done.wait();
+      EXPECT_EQ(got[0], Errc::closed) << destroy;
+      EXPECT_EQ(got[1], Errc::closed) << destroy;
+      if (!destroy) EXPECT_EQ(h->wait_readable().error(), Errc::closed);
+    }
+    close(p[0]);
+    close(p[1]);
+  }, procs(2));
 }
 
 // A thread outside the runtime uses the same API; it blocks its own thread.

@@ -4,7 +4,9 @@
 //   auto h = gort::net::Pollable::watch(fd);   // fd must be non-blocking; ownership stays
 //   while (::read(fd, ...) < 0 && errno == EAGAIN) h->wait_readable();
 //
-// The Pollable must be released (destroyed) before the caller closes the fd.
+// The Pollable must be released (destroyed or closed) before the caller closes the fd. Closing
+// or destroying it wakes the goroutines waiting on it with Errc::closed; a wait may run while
+// another goroutine closes the Pollable (not while it is being moved or assigned).
 #pragma once
 
 #include <memory>
@@ -30,6 +32,9 @@ class Pollable {
   // EAGAIN. std::errc::timed_out when the deadline passes first.
   Result<void> wait_readable(Deadline d = {});
   Result<void> wait_writable(Deadline d = {});
+  // Unregisters the fd (it stays open: its owner closes it) and wakes every wait with
+  // Errc::closed; later waits return Errc::closed at once. Idempotent.
+  void close();
 
  private:
   explicit Pollable(std::shared_ptr<detail::Socket> s) : s_(std::move(s)) {}
