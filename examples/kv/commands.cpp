@@ -178,14 +178,41 @@ void cmd_mset(Call& c) {
   reply::ok(c.out);
 }
 
+// EXPIRE's options, read before its amount (as Redis does: a bad option is the error even when
+// the amount is bad too). False: an error was replied.
+bool parse_expire_options(Call& c, ExpireCondition& cond) {
+  for (size_t i = 3; i < c.args.size(); ++i) {
+    std::string_view opt = c.args[i];
+    if (iequals(opt, "nx")) cond.nx = true;
+    else if (iequals(opt, "xx")) cond.xx = true;
+    else if (iequals(opt, "gt")) cond.gt = true;
+    else if (iequals(opt, "lt")) cond.lt = true;
+    else {
+      reply::error(c.out, "ERR Unsupported option " + std::string(opt));
+      return false;
+    }
+  }
+  if (cond.nx && (cond.xx || cond.gt || cond.lt)) {
+    reply::error(c.out, "ERR NX and XX, GT or LT options at the same time are not compatible");
+    return false;
+  }
+  if (cond.gt && cond.lt) {
+    reply::error(c.out, "ERR GT and LT options at the same time are not compatible");
+    return false;
+  }
+  return true;
+}
+
 void expire_in(Call& c, int64_t unit, std::string_view name) {
+  ExpireCondition cond;
+  if (!parse_expire_options(c, cond)) return;
   int64_t amount = 0, at = 0;
   if (!parse_integer(c.args[2], amount)) return not_integer(c);
   // A negative amount is accepted: an instant in the past deletes the key, as in Redis.
   if (!expiry_instant(c.now, amount, unit, at)) {
     return reply::error(c.out, "ERR invalid expire time in '" + std::string(name) + "' command");
   }
-  reply::integer(c.out, c.store.expire_at(c.args[1], at, c.now) ? 1 : 0);
+  reply::integer(c.out, c.store.expire_at(c.args[1], at, c.now, cond) ? 1 : 0);
 }
 
 void cmd_expire(Call& c) { expire_in(c, kMsPerSecond, "expire"); }
@@ -266,7 +293,7 @@ constexpr Command kCommands[] = {
     {"echo", 2, cmd_echo},       {"del", -2, cmd_del},         {"exists", -2, cmd_exists},
     {"incr", 2, cmd_incr},       {"decr", 2, cmd_decr},        {"incrby", 3, cmd_incrby},
     {"decrby", 3, cmd_decrby},   {"mget", -2, cmd_mget},       {"mset", -3, cmd_mset},
-    {"expire", 3, cmd_expire},   {"pexpire", 3, cmd_pexpire},  {"ttl", 2, cmd_ttl},
+    {"expire", -3, cmd_expire},  {"pexpire", -3, cmd_pexpire},  {"ttl", 2, cmd_ttl},
     {"pttl", 2, cmd_pttl},       {"dbsize", 1, cmd_dbsize},    {"flushdb", -1, cmd_flush},
     {"flushall", -1, cmd_flush}, {"select", 2, cmd_select},    {"quit", -1, cmd_quit},
     {"command", -1, cmd_command}, {"config", -2, cmd_config},

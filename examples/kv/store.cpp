@@ -103,11 +103,17 @@ Store::IncrResult Store::increment(std::string_view key, int64_t delta, int64_t 
   return {IncrStatus::ok, sum};
 }
 
-bool Store::expire_at(std::string_view key, int64_t at, int64_t now) {
+bool Store::expire_at(std::string_view key, int64_t at, int64_t now, ExpireCondition cond) {
   Shard& s = shard_for(key);
   std::lock_guard lock(s.mu);
   auto it = find_live(s, key, now);
   if (it == s.map.end()) return false;
+  const int64_t current = it->second.expire_at;
+  const bool forever = current == kNever;
+  if ((cond.nx && !forever) || (cond.xx && forever) || (cond.gt && (forever || at <= current)) ||
+      (cond.lt && !forever && at >= current)) {
+    return false;
+  }
   if (at <= now) {
     drop(s, it);
   } else {

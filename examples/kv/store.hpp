@@ -20,6 +20,12 @@
 
 namespace kv {
 
+// EXPIRE's NX / XX / GT / LT (Redis 7): which current expiry a new one may replace. A key without
+// expiry counts as living forever: GT never replaces it, LT always does.
+struct ExpireCondition {
+  bool nx = false, xx = false, gt = false, lt = false;
+};
+
 class Store {
  public:
   static constexpr int64_t kNever = 0;  // expire_at of a key without expiry
@@ -48,8 +54,9 @@ class Store {
   // Adds `delta` to the key's integer value (a missing key counts as 0); keeps its expiry.
   IncrResult increment(std::string_view key, int64_t delta, int64_t now);
 
-  // Sets the key's expiry; an instant not after `now` deletes it. False if the key is missing.
-  bool expire_at(std::string_view key, int64_t at, int64_t now);
+  // Sets the key's expiry if the condition holds; an instant not after `now` deletes it. False
+  // if the key is missing or the condition does not hold. Check and change under one lock.
+  bool expire_at(std::string_view key, int64_t at, int64_t now, ExpireCondition cond = {});
   // Milliseconds to live; -1: no expiry, -2: no such key.
   int64_t ttl(std::string_view key, int64_t now);
 

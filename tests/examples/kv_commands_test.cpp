@@ -124,6 +124,45 @@ TEST_F(KvCommands, ExpireAndTtl) {
   EXPECT_EQ(run({"EXISTS", "k"}), ":0\r\n");
 }
 
+// EXPIRE's NX / XX / GT / LT, replies as redis-server 7.0.15 gave them for the same sequence.
+TEST_F(KvCommands, ExpireOptionsAsRedis7) {
+  run({"SET", "k", "v"});
+  EXPECT_EQ(run({"EXPIRE", "k", "100", "XX"}), ":0\r\n");  // no expiry yet
+  EXPECT_EQ(run({"EXPIRE", "k", "100", "nx"}), ":1\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "50", "NX"}), ":0\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "200", "XX"}), ":1\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "100", "GT"}), ":0\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "300", "GT"}), ":1\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "400", "LT"}), ":0\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "150", "LT"}), ":1\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "100", "XX", "GT"}), ":0\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "50", "XX", "LT"}), ":1\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":50\r\n");
+
+  // No expiry counts as forever: GT never sets one, LT always does; a past instant that
+  // passes the condition deletes the key.
+  run({"SET", "p", "v"});
+  EXPECT_EQ(run({"EXPIRE", "p", "100", "GT"}), ":0\r\n");
+  EXPECT_EQ(run({"TTL", "p"}), ":-1\r\n");
+  EXPECT_EQ(run({"EXPIRE", "p", "-5", "GT"}), ":0\r\n");
+  EXPECT_EQ(run({"EXISTS", "p"}), ":1\r\n");
+  EXPECT_EQ(run({"EXPIRE", "p", "-5", "LT"}), ":1\r\n");
+  EXPECT_EQ(run({"EXISTS", "p"}), ":0\r\n");
+  EXPECT_EQ(run({"PEXPIRE", "p", "5000", "NX"}), ":0\r\n");  // no such key
+
+  // Options are read before the amount; repeats are fine, conflicts are not.
+  const std::string nx_conflict =
+      "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n";
+  EXPECT_EQ(run({"EXPIRE", "k", "100", "nx", "xx"}), nx_conflict);
+  EXPECT_EQ(run({"EXPIRE", "k", "100", "NX", "GT"}), nx_conflict);
+  EXPECT_EQ(run({"EXPIRE", "k", "abc", "NX", "LT"}), nx_conflict);
+  EXPECT_EQ(run({"EXPIRE", "k", "10", "LT", "LT", "GT"}),
+            "-ERR GT and LT options at the same time are not compatible\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "abc", "FOO"}), "-ERR Unsupported option FOO\r\n");
+  EXPECT_EQ(run({"EXPIRE", "k", "100", "GT", "GT"}), ":1\r\n");
+  EXPECT_EQ(run({"TTL", "k"}), ":100\r\n");
+}
+
 TEST_F(KvCommands, ExpireTimesAsFarAsRedisTakesThem) {
   // Redis keeps expiry in milliseconds: anything that fits an int64 there is accepted.
   EXPECT_EQ(run({"SET", "k", "v", "EX", "10000000000"}), "+OK\r\n");
