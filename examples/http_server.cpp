@@ -21,6 +21,7 @@ void serve(gort::net::Conn conn) {
   auto chunk = std::make_unique<char[]>(kReadChunk);  // heap: goroutine stacks stay small
   std::string pending;  // the start of a request that has not fully arrived
   std::string out;
+  bool continue_sent = false;  // for the request at the front of `pending` (http::respond)
   for (;;) {
     auto n = conn.read(chunk.get(), kReadChunk);
     if (!n || *n == 0) break;
@@ -31,7 +32,7 @@ void serve(gort::net::Conn conn) {
       input = pending;
     }
     out.clear();
-    http::Progress p = http::respond(input, out);
+    http::Progress p = http::respond(input, out, continue_sent);
     // One write per batch of pipelined requests, not one per response.
     if (!out.empty() && !conn.write_all(out)) break;
     if (p.close) {

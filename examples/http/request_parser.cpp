@@ -183,12 +183,13 @@ ParseResult parse_request(std::string_view input) {
   if (f.length > kMaxBodyBytes) return fail(413, "request body too large");
   req.keep_alive = !f.close && (req.minor_version >= 1 || f.keep_alive);
 
-  if (rest.size() < f.length) return ParseResult{};
-  req.body = rest.substr(0, f.length);
   req.size = head_size + f.length;
   ParseResult r;
-  r.status = ParseStatus::complete;
   r.request = req;
+  r.head_complete = true;
+  if (rest.size() < f.length) return r;  // the body is still on its way
+  r.request.body = rest.substr(0, f.length);
+  r.status = ParseStatus::complete;
   return r;
 }
 

@@ -33,7 +33,10 @@ enum class ParseStatus { complete, incomplete, error };
 
 struct ParseResult {
   ParseStatus status = ParseStatus::incomplete;
-  Request request;            // when complete
+  // When complete; when incomplete with head_complete, all but the body (`size` is what the
+  // whole request will take), so that a server can answer `Expect: 100-continue` first.
+  Request request;
+  bool head_complete = false;
   int error_status = 0;       // when error: 400, 413, 501 or 505
   std::string_view reason;    // when error: a short explanation (a static string)
 };

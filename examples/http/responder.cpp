@@ -1,7 +1,9 @@
 #include "http/responder.hpp"
 
 #include <ctime>
+#include <optional>
 
+#include "common/ascii.hpp"
 #include "http/request_parser.hpp"
 
 namespace http {
@@ -17,6 +19,7 @@ std::string_view status_text(int status) {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Content Too Large";
+    case 417: return "Expectation Failed";
     case 501: return "Not Implemented";
     case 505: return "HTTP Version Not Supported";
     default: return "Error";
@@ -58,13 +61,35 @@ void append_response(std::string& out, int status, std::string_view body, bool s
   if (send_body) out += body;
 }
 
+bool served_method(const Request& req) { return req.method == "GET" || req.method == "HEAD"; }
+
+// The path of an origin-form target ("/a?b") or of an absolute-form one ("http://host/a?b",
+// "http://host?b": an empty path is "/").
+std::string_view path_of(std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  const size_t scheme_end = path.find("://");
+  if (path.empty() || path.front() == '/' || scheme_end == std::string_view::npos) return path;
+  const size_t slash = path.find('/', scheme_end + 3);
+  return slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
+}
+
+enum class Expectation { none, continue_, unknown };
+
+// RFC 9110 §10.1.1: only "100-continue" is defined, and an HTTP/1.0 request's is ignored.
+Expectation expectation_of(const Request& req) {
+  std::optional<std::string_view> expect = req.header("expect");
+  if (!expect || req.minor_version == 0) return Expectation::none;
+  return examples::iequals(*expect, "100-continue") ? Expectation::continue_
+                                                    : Expectation::unknown;
+}
+
 void answer(const Request& req, std::string& out) {
   const bool head = req.method == "HEAD";
-  if (req.method != "GET" && !head) {
+  if (!served_method(req)) {
     append_response(out, 405, "method not allowed\n", true, req.keep_alive, req.minor_version);
     return;
   }
-  std::string_view path = req.target.substr(0, req.target.find('?'));
+  std::string_view path = path_of(req.target);
   if (path == "/") {
     append_response(out, 200, kHello, !head, req.keep_alive, req.minor_version);
   } else {
@@ -74,11 +99,33 @@ void answer(const Request& req, std::string& out) {
 
 }  // namespace
 
-Progress respond(std::string_view input, std::string& output) {
+Progress respond(std::string_view input, std::string& output, bool& continue_sent) {
   Progress p;
   while (p.consumed < input.size()) {
     ParseResult r = parse_request(input.substr(p.consumed));
-    if (r.status == ParseStatus::incomplete) break;
+    const Expectation expect =
+        r.status == ParseStatus::error ? Expectation::none : expectation_of(r.request);
+    if (r.status == ParseStatus::incomplete && !r.head_complete) break;
+    if (expect == Expectation::unknown) {
+      append_response(output, 417, "only 100-continue is supported\n", true, false,
+                      r.request.minor_version);
+      p.close = true;
+      return p;
+    }
+    if (r.status == ParseStatus::incomplete) {
+      if (expect != Expectation::continue_) break;
+      if (!served_method(r.request)) {
+        // Refused whatever the body says: the final answer now, and the body never comes.
+        append_response(output, 405, "method not allowed\n", true, false,
+                        r.request.minor_version);
+        p.close = true;
+        return p;
+      }
+      if (!continue_sent) output += "HTTP/1.1 100 Continue\r\n\r\n";
+      continue_sent = true;
+      break;
+    }
+    continue_sent = false;  // (for the next request, if this one had its 100 Continue)
     if (r.status == ParseStatus::error) {
       std::string body(r.reason);
       body += '\n';

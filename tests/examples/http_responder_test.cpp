@@ -204,4 +204,73 @@ TEST(HttpResponder, SurvivesMangledInput) {
   }
 }
 
+// RFC 9112 §3.2.2: a server must accept a target in absolute form (what proxies forward).
+TEST(HttpResponder, AbsoluteFormTargetsAreTheirPath) {
+  for (const char* target : {"http://h/", "http://h", "HTTP://h:8080?q=1", "http://h/?x"}) {
+    std::string out;
+    http::respond(std::string("GET ") + target + " HTTP/1.1\r\nHost: h\r\n\r\n", out);
+    auto rs = split(out);
+    ASSERT_EQ(rs.size(), 1u) << target;
+    EXPECT_EQ(rs[0].status, 200) << target;
+  }
+  std::string out;
+  http::respond("GET http://h/missing HTTP/1.1\r\nHost: h\r\n\r\n", out);
+  EXPECT_EQ(split(out).at(0).status, 404);
+}
+
+// A client that sent `Expect: 100-continue` waits for "100 Continue" before its body: sent once,
+// while the body has not arrived; the request is answered when it has.
+TEST(HttpResponder, ExpectContinueGetsOneInterimResponse) {
+  const std::string head =
+      "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n";
+  bool continue_sent = false;
+  std::string out;
+  auto p = http::respond(head, out, continue_sent);
+  EXPECT_EQ(out, "HTTP/1.1 100 Continue\r\n\r\n");
+  EXPECT_EQ(p.consumed, 0u);
+  EXPECT_FALSE(p.close);
+  EXPECT_TRUE(continue_sent);
+
+  out.clear();
+  http::respond(head + "a", out, continue_sent);  // part of the body: nothing more to say
+  EXPECT_EQ(out, "");
+
+  out.clear();
+  p = http::respond(head + "abc" + kGet, out, continue_sent);
+  EXPECT_EQ(p.consumed, head.size() + 3 + kGet.size());
+  auto rs = split(out);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].status, 200);
+  EXPECT_EQ(rs[1].status, 200);
+  EXPECT_FALSE(continue_sent);  // the next request gets its own
+}
+
+TEST(HttpResponder, ExpectContinueForARefusedRequestGetsTheFinalAnswer) {
+  bool continue_sent = false;
+  std::string out;
+  auto p = http::respond(
+      "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n", out,
+      continue_sent);
+  EXPECT_TRUE(p.close);  // the body will not come: the connection cannot be reused
+  auto rs = split(out);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].status, 405);
+  EXPECT_FALSE(continue_sent);
+}
+
+TEST(HttpResponder, UnknownExpectationsAre417AndHttp10IgnoresThem) {
+  std::string out;
+  auto p = http::respond("GET / HTTP/1.1\r\nHost: h\r\nExpect: teapot\r\n\r\n", out);
+  EXPECT_TRUE(p.close);
+  EXPECT_EQ(split(out).at(0).status, 417);
+
+  // RFC 9110 §10.1.1: an HTTP/1.0 request's expectation is ignored.
+  out.clear();
+  p = http::respond("GET / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", out);
+  EXPECT_EQ(out, "");  // waits for the body, no interim response
+  out.clear();
+  http::respond("GET / HTTP/1.0\r\nExpect: teapot\r\n\r\n", out);
+  EXPECT_EQ(split(out).at(0).status, 200);
+}
+
 }  // namespace

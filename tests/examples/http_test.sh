@@ -40,7 +40,28 @@ check missing_host "GET / HTTP/1.1\r\n\r\n" 400
 check bad_length "POST / HTTP/1.1\r\n${host}Content-Length: 1x\r\n\r\n" 400
 check after_good "GET / HTTP/1.1\r\n$host\r\nBROKEN\r\n\r\n" 200 400
 big="$(head -c 9000 /dev/zero | tr '\0' 'a')"
+check absolute_form "GET http://test/ HTTP/1.1\r\n$host\r\nGET http://test HTTP/1.1\r\n$host$close\r\n" \
+  200 200
+check unknown_expectation "GET / HTTP/1.1\r\n${host}Expect: teapot\r\n\r\n" 417
 check header_too_large "GET / HTTP/1.1\r\n${host}X-Big: $big\r\n\r\n" 400
+
+# Expect: 100-continue with a real client: curl waits for the interim response before the body
+# (its verbose output says "Done waiting for 100-continue" when it gave up waiting instead).
+if command -v curl >/dev/null; then
+  head -c 2048 /dev/zero | tr '\0' a >"$work_dir/body"
+  timeout 30 curl -sv -X GET -H 'Expect: 100-continue' --data-binary @"$work_dir/body" \
+    "http://127.0.0.1:$port/" >"$work_dir/curl.out" 2>"$work_dir/curl.err" ||
+    fail "curl failed: $(cat "$work_dir/curl.err")"
+  grep -q '^< HTTP/1.1 100 Continue' "$work_dir/curl.err" || fail "no 100 Continue: $(cat "$work_dir/curl.err")"
+  grep -q 'Done waiting for 100-continue' "$work_dir/curl.err" && fail "curl gave up waiting for 100 Continue"
+  grep -q '^Hello, World!$' "$work_dir/curl.out" || fail "no answer after 100 Continue"
+  timeout 30 curl -sv -H 'Expect: 100-continue' --data-binary @"$work_dir/body" \
+    "http://127.0.0.1:$port/" >/dev/null 2>"$work_dir/curl.err"
+  grep -q '^< HTTP/1.1 405' "$work_dir/curl.err" || fail "POST with Expect: $(cat "$work_dir/curl.err")"
+  grep -q '100 Continue' "$work_dir/curl.err" && fail "a refused request was told to continue"
+else
+  echo "curl not installed: Expect: 100-continue checked by the unit tests only"
+fi
 
 timeout 60 wrk -t2 -c50 -d2s "http://127.0.0.1:$port/" >"$work_dir/wrk.txt" 2>&1 ||
   fail "wrk failed: $(cat "$work_dir/wrk.txt")"
