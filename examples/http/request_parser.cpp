@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/ascii.hpp"
+#include "http/request_target.hpp"
 
 namespace http {
 
@@ -138,7 +139,9 @@ ParseResult parse_request(std::string_view input) {
   req.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   std::string_view version = line.substr(sp2 + 1);
   if (!is_token(req.method)) return fail(400, "invalid method");
-  if (!valid_target(req.target)) return fail(400, "invalid request target");
+  if (!valid_target(req.target) || !valid_target_form(req.method, req.target)) {
+    return fail(400, "invalid request target");
+  }
   if (version.size() != 8 || !version.starts_with("HTTP/") || version[6] != '.' ||
       version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
     return fail(400, "malformed HTTP version");

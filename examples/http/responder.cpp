@@ -5,6 +5,7 @@
 
 #include "common/ascii.hpp"
 #include "http/request_parser.hpp"
+#include "http/request_target.hpp"
 
 namespace http {
 
@@ -63,16 +64,6 @@ void append_response(std::string& out, int status, std::string_view body, bool s
 
 bool served_method(const Request& req) { return req.method == "GET" || req.method == "HEAD"; }
 
-// The path of an origin-form target ("/a?b") or of an absolute-form one ("http://host/a?b",
-// "http://host?b": an empty path is "/").
-std::string_view path_of(std::string_view target) {
-  std::string_view path = target.substr(0, target.find('?'));
-  const size_t scheme_end = path.find("://");
-  if (path.empty() || path.front() == '/' || scheme_end == std::string_view::npos) return path;
-  const size_t slash = path.find('/', scheme_end + 3);
-  return slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
-}
-
 enum class Expectation { none, continue_, unknown };
 
 // RFC 9110 §10.1.1: only "100-continue" is defined, and an HTTP/1.0 request's is ignored.
@@ -89,7 +80,7 @@ void answer(const Request& req, std::string& out) {
     append_response(out, 405, "method not allowed\n", true, req.keep_alive, req.minor_version);
     return;
   }
-  std::string_view path = path_of(req.target);
+  std::string_view path = target_path(req.target);
   if (path == "/") {
     append_response(out, 200, kHello, !head, req.keep_alive, req.minor_version);
   } else {

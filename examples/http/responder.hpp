@@ -20,7 +20,8 @@ struct Progress {
 //   GET / (or HEAD /)  200 "Hello, World!\n"; the target may be in absolute form
 //                      ("http://host/"), as RFC 9112 §3.2.2 requires a server to accept
 //   GET other paths    404
-//   other methods      405 (the body is skipped, the connection stays usable)
+//   other methods      405 (the body is skipped, the connection stays usable), OPTIONS * and
+//                      CONNECT host:port included
 //
 // `Expect: 100-continue` (HTTP/1.1): while such a request's body has not arrived, the client
 // waits for an interim "100 Continue", sent once per request (`continue_sent` carries that

@@ -140,6 +140,13 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"chunked", "POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\r\n\r\n", 501},
         Bad{"body_too_large", "POST / HTTP/1.1\r\n" + kHost + "Content-Length: 1048577\r\n\r\n",
             413},
+        // RFC 9112 §3.2: asterisk-form is OPTIONS's alone, authority-form CONNECT's alone
+        // ("GET h:80" is not refused: it reads as an absolute URI of scheme "h").
+        Bad{"asterisk_not_options", "GET * HTTP/1.1\r\n" + kHost + "\r\n", 400},
+        Bad{"connect_origin_form", "CONNECT / HTTP/1.1\r\n" + kHost + "\r\n", 400},
+        Bad{"connect_no_port", "CONNECT h HTTP/1.1\r\n" + kHost + "\r\n", 400},
+        Bad{"relative_target", "GET a/b HTTP/1.1\r\n" + kHost + "\r\n", 400},
+        Bad{"empty_scheme", "GET ://h/ HTTP/1.1\r\n" + kHost + "\r\n", 400},
         Bad{"length_overflows",
             "POST / HTTP/1.1\r\n" + kHost + "Content-Length: 99999999999999999999999999\r\n\r\n",
             413}));

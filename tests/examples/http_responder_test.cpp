@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "http/responder.hpp"
@@ -206,7 +207,8 @@ TEST(HttpResponder, SurvivesMangledInput) {
 
 // RFC 9112 §3.2.2: a server must accept a target in absolute form (what proxies forward).
 TEST(HttpResponder, AbsoluteFormTargetsAreTheirPath) {
-  for (const char* target : {"http://h/", "http://h", "HTTP://h:8080?q=1", "http://h/?x"}) {
+  for (const char* target : {"http://h/", "http://h", "HTTP://h:8080?q=1", "http://h/?x",
+                             "http://h?to=/x", "svn+ssh.1-x://u@h/"}) {
     std::string out;
     http::respond(std::string("GET ") + target + " HTTP/1.1\r\nHost: h\r\n\r\n", out);
     auto rs = split(out);
@@ -216,6 +218,24 @@ TEST(HttpResponder, AbsoluteFormTargetsAreTheirPath) {
   std::string out;
   http::respond("GET http://h/missing HTTP/1.1\r\nHost: h\r\n\r\n", out);
   EXPECT_EQ(split(out).at(0).status, 404);
+}
+
+// OPTIONS * and CONNECT host:port are well formed but not served, like any method but GET and
+// HEAD: 405, and the connection stays usable.
+TEST(HttpResponder, AsteriskAndAuthorityFormsGet405) {
+  std::string in = "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"
+                   "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n" +
+                   kGet;
+  std::string out;
+  auto p = http::respond(in, out);
+  EXPECT_EQ(p.consumed, in.size());
+  EXPECT_FALSE(p.close);
+  auto rs = split(out);
+  ASSERT_EQ(rs.size(), 3u);
+  EXPECT_EQ(rs[0].status, 405);
+  EXPECT_NE(rs[0].head.find("Allow: GET, HEAD\r\n"), std::string::npos);
+  EXPECT_EQ(rs[1].status, 405);
+  EXPECT_EQ(rs[2].status, 200);
 }
 
 // A client that sent `Expect: 100-continue` waits for "100 Continue" before its body: sent once,
@@ -256,6 +276,37 @@ TEST(HttpResponder, ExpectContinueForARefusedRequestGetsTheFinalAnswer) {
   ASSERT_EQ(rs.size(), 1u);
   EXPECT_EQ(rs[0].status, 405);
   EXPECT_FALSE(continue_sent);
+}
+
+// Requests the parser refuses before their body get that answer, never a 100 Continue.
+TEST(HttpResponder, ExpectContinueForAnUnreadableBodyGetsTheErrorAtOnce) {
+  const std::string expect = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n";
+  for (auto [framing, status] : {std::pair{"Content-Length: 1048577\r\n", 413},
+                                 std::pair{"Transfer-Encoding: chunked\r\n", 501}}) {
+    bool continue_sent = false;
+    std::string out;
+    auto p = http::respond(expect + framing + "\r\n", out, continue_sent);
+    EXPECT_TRUE(p.close) << status;
+    auto rs = split(out);
+    ASSERT_EQ(rs.size(), 1u) << status;
+    EXPECT_EQ(rs[0].status, status);
+    EXPECT_FALSE(continue_sent);
+  }
+}
+
+// No body announced, or all of it already here: nothing to wait for, so no interim response.
+TEST(HttpResponder, ExpectContinueWithoutABodyToWaitForIsAnsweredDirectly) {
+  for (std::string body : {"", "Content-Length: 0\r\n\r\n", "Content-Length: 2\r\n\r\nok"}) {
+    if (body.empty()) body = "\r\n";
+    bool continue_sent = false;
+    std::string out;
+    http::respond("GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n" + body, out,
+                  continue_sent);
+    auto rs = split(out);
+    ASSERT_EQ(rs.size(), 1u) << body;
+    EXPECT_EQ(rs[0].status, 200) << body;
+    EXPECT_FALSE(continue_sent);
+  }
 }
 
 TEST(HttpResponder, UnknownExpectationsAre417AndHttp10IgnoresThem) {

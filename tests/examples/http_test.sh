@@ -42,6 +42,9 @@ check after_good "GET / HTTP/1.1\r\n$host\r\nBROKEN\r\n\r\n" 200 400
 big="$(head -c 9000 /dev/zero | tr '\0' 'a')"
 check absolute_form "GET http://test/ HTTP/1.1\r\n$host\r\nGET http://test HTTP/1.1\r\n$host$close\r\n" \
   200 200
+check asterisk_and_authority_forms \
+  "OPTIONS * HTTP/1.1\r\n$host\r\nCONNECT test:443 HTTP/1.1\r\n$host$close\r\n" 405 405
+check asterisk_form_for_get "GET * HTTP/1.1\r\n$host\r\n" 400
 check unknown_expectation "GET / HTTP/1.1\r\n${host}Expect: teapot\r\n\r\n" 417
 check header_too_large "GET / HTTP/1.1\r\n${host}X-Big: $big\r\n\r\n" 400
 
