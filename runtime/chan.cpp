@@ -61,8 +61,7 @@ void wake_waiter(WaitState* st) {
 }
 
 ChanWaitLink::ChanWaitLink(Waiter* waiters, size_t n) : waiters_(waiters), n_(n) {
-  M* m = current_m();
-  g_ = (m != nullptr && !m->in_blocking) ? m->curg : nullptr;
+  g_ = parkable_g();
   if (g_ != nullptr) g_->wait_link = &link_;
 }
 
@@ -83,8 +82,7 @@ void ChanWaitLink::forget(WaitLink* link) {
 
 void block_on(WaitState* st, ChanCore** locks, size_t nlocks, int64_t deadline_ns,
               const char* reason) {
-  M* m = current_m();
-  G* g = (m != nullptr && !m->in_blocking) ? m->curg : nullptr;
+  G* g = parkable_g();
   if (g != nullptr) {
     st->g = g;
     if (deadline_ns == gort::detail::kNoDeadline && nlocks == 1) {
@@ -109,7 +107,7 @@ void block_on(WaitState* st, ChanCore** locks, size_t nlocks, int64_t deadline_n
     return;
   }
   // A plain thread (or a goroutine inside gort::blocking): park the thread.
-  if (m == nullptr) note_foreign_thread();
+  if (current_m() == nullptr) note_foreign_thread();
   Parker* parker = this_thread_parker();
   st->parker = parker;
   unlock_all(locks, nlocks);

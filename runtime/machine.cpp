@@ -21,6 +21,10 @@ __attribute__((noipa)) G* current_g() noexcept {
   M* m = tls_current_m;
   return m ? m->curg : nullptr;
 }
+__attribute__((noipa)) G* parkable_g() noexcept {
+  M* m = tls_current_m;
+  return (m != nullptr && !m->in_blocking) ? m->curg : nullptr;
+}
 
 void m_main(M* m) {
   set_current_m(m);

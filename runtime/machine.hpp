@@ -83,5 +83,8 @@ M* current_m() noexcept;
 void set_current_m(M* m) noexcept;
 // The running goroutine, or null (g0 or a foreign thread).
 G* current_g() noexcept;
+// The running goroutine when it may park, or null when the caller must block its thread
+// instead: not a runtime thread, or inside gort::blocking() (on the M's own stack).
+G* parkable_g() noexcept;
 
 }  // namespace gort::rt

@@ -19,9 +19,8 @@ __attribute__((noinline)) void fatal_misuse(const char* message) {
   uintptr_t frames[kMaxBacktraceFrames];
   int n = 0;
   std::string out = absl::StrFormat("gort: fatal error: %s\n\n", message);
-  M* m = current_m();
   // Inside gort::blocking the caller runs on the M's own thread stack, not the goroutine's.
-  const G* g = (m != nullptr && !m->in_blocking) ? m->curg : nullptr;
+  const G* g = parkable_g();
   if (g != nullptr) {
     char site[512];
     const size_t len = append_creation_site(g, site, 0, sizeof site);

@@ -121,12 +121,6 @@ thread_local Parker thread_parker;
 
 __attribute__((noipa)) Parker* this_thread_parker() { return &thread_parker; }
 
-// The running goroutine, or null when the caller must park its thread (not a runtime thread,
-// or inside gort::blocking()).
-G* parkable_g() {
-  M* m = current_m();
-  return (m != nullptr && !m->in_blocking) ? m->curg : nullptr;
-}
 
 // Called with b.lock held and w queued; returns once w was dequeued and woken, lock released.
 void sleep_queued(Bucket& b, Waiter& w, const char* wait_reason) {

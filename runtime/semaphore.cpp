@@ -27,14 +27,6 @@ struct Semaphore::Waiter {
   static void forget(rt::WaitLink* link);
 };
 
-namespace {
-// The goroutine that parks in acquire, or null on a plain thread (nothing abandons those).
-rt::G* current_goroutine() {
-  rt::M* m = rt::current_m();
-  return (m != nullptr && !m->in_blocking) ? m->curg : nullptr;
-}
-}  // namespace
-
 // At run's end, on the thread returning from run, with every M stopped: every goroutine still
 // queued here is abandoned, not only this one, so all of their requests leave at once (one at a
 // time, granting in between would hand units to the next abandoned one). Whoever is left are
@@ -70,7 +62,7 @@ void Semaphore::acquire(int64_t n) {
     mu_.unlock();
     return;
   }
-  rt::G* g = current_goroutine();
+  rt::G* g = rt::parkable_g();  // null on a plain thread: nothing abandons those
   Waiter w{.sem = this, .n = n, .goroutine = g != nullptr};
   if (tail_) tail_->next = &w;
   else head_ = &w;

@@ -31,8 +31,7 @@ void wait_dropped(rt::Timer* t) {
 }  // namespace
 
 void sleep_until_ns(int64_t deadline_ns) {
-  M* m = current_m();
-  G* g = (m != nullptr && !m->in_blocking) ? m->curg : nullptr;
+  G* g = parkable_g();
   if (g == nullptr || sched == nullptr) {
     // A thread outside the runtime (or inside gort::blocking()): sleep the thread.
     for (int64_t now = now_ns(); now < deadline_ns; now = now_ns()) {

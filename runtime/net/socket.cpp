@@ -173,9 +173,7 @@ void Socket::set_deadline(Mode mode, Deadline d) {
 }
 
 WaitResult Socket::wait_ready(Mode mode, int64_t deadline_ns) {
-  rt::M* m = rt::current_m();
-  const bool goroutine = m != nullptr && m->curg != nullptr && !m->in_blocking;
-  if (goroutine) {
+  if (rt::parkable_g() != nullptr) {
     if (PollDesc* pd = ensure_pd()) return rt::netpoll::pd_wait(pd, mode, deadline_ns);
     // The poller refused the fd (EEXIST: a second Pollable on one fd; EPERM: a regular file).
     // poll(2) it with the processor handed on: the goroutine that would make the fd ready may
@@ -269,8 +267,7 @@ Result<size_t> Socket::io(Mode mode, Deadline d, IoCall call, void* ctx,
   if (stream_read && read_drained_) {
     read_drained_ = false;
     PollDesc* pd = pd_.load(std::memory_order_acquire);
-    rt::M* m = rt::current_m();
-    wait_first = pd != nullptr && m != nullptr && m->curg != nullptr && !m->in_blocking &&
+    wait_first = pd != nullptr && rt::parkable_g() != nullptr &&
                  pd->rg.load(std::memory_order_seq_cst) != rt::netpoll::kPdReady &&
                  !pd->hangup.load(std::memory_order_seq_cst);
   }
