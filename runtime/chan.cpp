@@ -62,11 +62,11 @@ void wake_waiter(WaitState* st) {
 
 ChanWaitLink::ChanWaitLink(Waiter* waiters, size_t n) : waiters_(waiters), n_(n) {
   g_ = parkable_g();
-  if (g_ != nullptr) g_->wait_link = &link_;
+  if (g_ != nullptr) wait_link_push(g_, &link_);
 }
 
 ChanWaitLink::~ChanWaitLink() {
-  if (g_ != nullptr) g_->wait_link = nullptr;
+  if (g_ != nullptr) wait_link_pop(g_, &link_);
 }
 
 void ChanWaitLink::forget(WaitLink* link) {

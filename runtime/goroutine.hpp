@@ -32,12 +32,20 @@ const char* to_string(GStatus s);
 
 struct LocalSlot;
 
-// A parked goroutine's way out of what it waits in, for shutdown. Goroutines still parked when
-// gort::run returns are abandoned and their stacks freed; objects that outlive the run (a
-// channel kept by main) must not keep pointing into those stacks. `forget` unlinks the
-// goroutine's records; run calls it for each abandoned goroutine before freeing its stack.
+// What a goroutine must give up if `run` returns while it is parked. Goroutines still parked
+// then are abandoned and their stacks freed without unwinding, so objects that outlive the run
+// must neither keep pointing into those stacks (a channel kept by main: its queue holds the
+// goroutine's request) nor stay held by them (a socket: an operation's reference and turn).
+// `forget` undoes the one record. The links of one goroutine form a stack, innermost first
+// (G::wait_link, then `outer`): a socket read that waits for its turn in a channel has both.
+// run takes them in two passes over every abandoned goroutine: first each kQueued link (out of
+// every queue), then each kHeld one (give back what was held). A give-back may wake waiters,
+// and by then no abandoned goroutine is queued anywhere to be woken.
 struct WaitLink {
+  enum Kind : uint8_t { kQueued, kHeld };
   void (*forget)(WaitLink*);
+  Kind kind = kQueued;
+  WaitLink* outer = nullptr;
 };
 
 struct alignas(64) G {
@@ -66,8 +74,9 @@ struct alignas(64) G {
   union {
     // Used only while the descriptor heads a batch on the global free list (goroutine.cpp).
     G* free_batch_next = nullptr;
-    // Only while parked in a structure that may outlive the run (a channel): how to take the
-    // goroutine's records out of it if the run ends first (WaitLink).
+    // While the goroutine runs or waits inside something that may outlive the run (a channel, a
+    // socket operation): the innermost of what it would have to give up (WaitLink). Null
+    // otherwise; g_alloc hands descriptors out with free_batch_next cleared.
     WaitLink* wait_link;
   };
   uint32_t free_batch_size = 0;
@@ -97,6 +106,13 @@ void g_free(G* g);          // back to a free list (status must be kDead or kIdl
 // Visits every descriptor ever allocated (dead ones included). Racy by design: used by dumps,
 // stats and shutdown (after every M has stopped).
 template <class F> void for_each_g(F&& f);
+
+// Scoped: push on entry, pop (in reverse order) on the way out.
+inline void wait_link_push(G* g, WaitLink* link) {
+  link->outer = g->wait_link;
+  g->wait_link = link;
+}
+inline void wait_link_pop(G* g, WaitLink* link) { g->wait_link = link->outer; }
 void g_slabs_visit(void (*visit)(G*, void*), void* arg);
 template <class F> void for_each_g(F&& f) {
   g_slabs_visit([](G* g, void* a) { (*static_cast<F*>(a))(g); }, &f);

@@ -46,14 +46,20 @@ void begin_shutdown() {
 }
 
 void abandon_leftovers() {
+  // Waiting, or readied (its other select cases still queued) but never resumed: first out of
+  // every queue that outlives the run, then give back what they held (WaitLink).
+  for (const WaitLink::Kind kind : {WaitLink::kQueued, WaitLink::kHeld}) {
+    for_each_g([kind](G* g) {
+      if (g->status.load(std::memory_order_acquire) == GStatus::kIdle) return;
+      for (WaitLink* link = g->wait_link; link != nullptr; link = link->outer) {
+        if (link->kind == kind) link->forget(link);
+      }
+    });
+  }
   for_each_g([](G* g) {
     GStatus s = g->status.load(std::memory_order_acquire);
     if (s == GStatus::kIdle) return;
-    // Waiting, or readied (its other select cases still queued) but never resumed.
-    if (g->wait_link != nullptr) {
-      g->wait_link->forget(g->wait_link);  // out of channels that outlive the run
-      g->wait_link = nullptr;
-    }
+    g->wait_link = nullptr;
     if (g->started) {
       stack_forget_frames(g->stack, g->ctx.handle);  // the frames it was parked in
       stack_release(g->stack, nullptr);

@@ -67,10 +67,10 @@ void Semaphore::acquire(int64_t n) {
   if (tail_) tail_->next = &w;
   else head_ = &w;
   tail_ = &w;
-  if (g != nullptr) g->wait_link = &w.link;
+  if (g != nullptr) rt::wait_link_push(g, &w.link);
   mu_.unlock();
   rt::sema_acquire(&w.granted, "semaphore.Acquire");
-  if (g != nullptr) g->wait_link = nullptr;
+  if (g != nullptr) rt::wait_link_pop(g, &w.link);
 }
 
 bool Semaphore::try_acquire(int64_t n) {

@@ -25,7 +25,8 @@ void preempt_slow();
 // Starts the runtime, runs `main` as the main goroutine and returns when it returns: its int
 // result, or 0 for a void function. Goroutines running on a thread at that point keep it until
 // their next scheduling point (or the end of a blocking() call); goroutines still parked or
-// queued are abandoned: never resumed, their stacks recycled without unwinding. One runtime per
+// queued are abandoned: never resumed, their stacks recycled without unwinding (channels,
+// semaphores and sockets that outlive the run forget their waits and operations). One runtime per
 // process at a time: calling run while one is running throws std::logic_error.
 template <class F>
 int run(F&& main, const Config& config = {}) {

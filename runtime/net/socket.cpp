@@ -27,13 +27,16 @@ __attribute__((noipa)) int last_errno() noexcept { return errno; }
 std::error_code errno_code(int e) noexcept { return {e, std::generic_category()}; }
 
 std::shared_ptr<Socket> Socket::make(int fd, bool owns) {
-  std::shared_ptr<Socket> s(new Socket(fd, owns));
+  std::shared_ptr<Socket> s(new Socket(fd, owns), [](Socket* p) { p->release_last_handle(); });
   // Register now when a runtime runs (the common case); else at the first goroutine wait.
   if (rt::sched != nullptr) s->ensure_pd();
   return s;
 }
 
-Socket::~Socket() { close(); }
+void Socket::release_last_handle() {
+  state_.fetch_or(kOrphaned, std::memory_order_acq_rel);
+  close();  // its leave, or the last operation's, frees the socket
+}
 
 gort::Chan<char> Turn::wake_channel() {
   std::lock_guard<gort::Mutex> lock(wake_mu_);
@@ -49,53 +52,81 @@ void Turn::wake_all() {
   }
 }
 
-// Holds the direction's turn for the rest of a scope.
-class Socket::TurnGuard {
+// One operation that may park, from entry to return: its reference (the close protocol) and,
+// once taken, its direction's turn. On a goroutine it is also a WaitLink (kHeld): a goroutine
+// abandoned at run's end gives both back through it, so that a socket that outlives the run can
+// still be closed (a close from main released the fd only once every operation had left) and
+// used by a later run (whose operations waited for a turn nobody would give back).
+class Socket::Op {
  public:
-  TurnGuard(Socket* s, Mode mode, Deadline d) : s_(s), mode_(mode) {
-    if (!s->take_turn(mode, d, &err_)) s_ = nullptr;
+  Op(Socket* s, Mode mode) : s_(s->enter() ? s : nullptr), mode_(mode) {
+    if (s_ != nullptr && (g_ = rt::parkable_g()) != nullptr) rt::wait_link_push(g_, &link_);
   }
-  ~TurnGuard() {
-    if (s_) s_->turn_[static_cast<int>(mode_)].release();
+  ~Op() {
+    if (s_ == nullptr) return;
+    if (g_ != nullptr) rt::wait_link_pop(g_, &link_);
+    give_back();
   }
-  TurnGuard(const TurnGuard&) = delete;
-  TurnGuard& operator=(const TurnGuard&) = delete;
+  Op(const Op&) = delete;
+  Op& operator=(const Op&) = delete;
   explicit operator bool() const { return s_ != nullptr; }
-  std::error_code error() const { return err_; }
+  rt::G* g() const { return g_; }
+
+  // Waits for the direction's turn (false: *err says why not: closed, timed_out).
+  bool take_turn(Deadline d, std::error_code* err);
 
  private:
+  static void forget(rt::WaitLink* link) {
+    reinterpret_cast<Op*>(link)->give_back();  // link_ is the first member
+  }
+  void give_back() {
+    Turn& turn = s_->turn_[static_cast<int>(mode_)];
+    wake_.reset();
+    if (waiting_) turn.remove_waiter();
+    if (turn_held_) turn.release();
+    s_->leave();
+  }
+
+  rt::WaitLink link_{&forget, rt::WaitLink::kHeld};
   Socket* s_;
   Mode mode_;
-  std::error_code err_;
+  rt::G* g_ = nullptr;
+  bool turn_held_ = false;
+  bool waiting_ = false;  // between add_waiter and remove_waiter
+  // The channel take_turn sleeps on, held here rather than in its frame: an abandoned frame
+  // would keep its reference forever.
+  std::optional<gort::Chan<char>> wake_;
 };
 
-bool Socket::take_turn(Mode mode, Deadline d, std::error_code* err) {
-  Turn& turn = turn_[static_cast<int>(mode)];
-  if (turn.try_take()) return true;
+bool Socket::Op::take_turn(Deadline d, std::error_code* err) {
+  Turn& turn = s_->turn_[static_cast<int>(mode_)];
+  if (turn.try_take()) return turn_held_ = true;
   turn.add_waiter();
-  bool taken = false;
+  waiting_ = true;
   for (;;) {
     // The channel first: whatever frees the turn, closes the socket or moves the deadline after
     // the checks below closes this channel (their changes come before their wake_all).
-    gort::Chan<char> wake = turn.wake_channel();
+    wake_ = turn.wake_channel();
     if (turn.try_take()) {
-      taken = true;
+      turn_held_ = true;
       break;
     }
-    if (closing()) {
+    if (s_->closing()) {
       *err = Errc::closed;
       break;
     }
-    const int64_t dl = effective_deadline(mode, d).nanos();
+    const int64_t dl = s_->effective_deadline(mode_, d).nanos();
     if (dl != rt::kNoTimer && dl <= rt::now_ns()) {
       *err = std::make_error_code(std::errc::timed_out);
       break;
     }
     char unused;
-    gort::detail::chan_recv(wake.core(), &unused, dl);  // closed, or the deadline passed
+    gort::detail::chan_recv(wake_->core(), &unused, dl);  // closed, or the deadline passed
   }
+  wake_.reset();
   turn.remove_waiter();
-  return taken;
+  waiting_ = false;
+  return turn_held_;
 }
 
 int Socket::fd() const { return closing() ? -1 : fd_; }
@@ -111,7 +142,9 @@ bool Socket::enter() {
 
 void Socket::leave() {
   const uint64_t v = state_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if ((v & kClosing) && !(v & kClosed) && (v & kRefMask) == 0) finish_close();
+  if ((v & kRefMask) != 0 || !(v & kClosing)) return;
+  if (!(v & kClosed)) finish_close();
+  if (v & kOrphaned) delete this;
 }
 
 void Socket::close() {
@@ -165,15 +198,16 @@ Deadline Socket::effective_deadline(Mode mode, Deadline d) const {
 void Socket::set_deadline(Mode mode, Deadline d) {
   deadline_[static_cast<int>(mode)].store(d.nanos(), std::memory_order_release);
   // A goroutine waiting now re-reads its deadline (Go: SetReadDeadline affects a pending Read).
-  // The reference keeps a concurrent close from recycling the descriptor under us.
-  OpRef ref(this);
-  if (!ref) return;
+  // The reference keeps a concurrent close from recycling the descriptor under us. (An Op: the
+  // wake_all below takes a gort::Mutex, and may park.)
+  Op op(this, mode);
+  if (!op) return;
   if (PollDesc* pd = pd_.load(std::memory_order_acquire)) rt::netpoll::pd_interrupt(pd, mode);
   turn_[static_cast<int>(mode)].wake_all();  // and so does one waiting for its turn
 }
 
-WaitResult Socket::wait_ready(Mode mode, int64_t deadline_ns) {
-  if (rt::parkable_g() != nullptr) {
+WaitResult Socket::wait_ready(Mode mode, int64_t deadline_ns, rt::G* g) {
+  if (g != nullptr) {
     if (PollDesc* pd = ensure_pd()) return rt::netpoll::pd_wait(pd, mode, deadline_ns);
     // The poller refused the fd (EEXIST: a second Pollable on one fd; EPERM: a regular file).
     // poll(2) it with the processor handed on: the goroutine that would make the fd ready may
@@ -233,10 +267,9 @@ std::optional<Result<size_t>> Socket::ring_io(Mode mode, Deadline d, rt::netpoll
 
 Result<size_t> Socket::io(Mode mode, Deadline d, IoCall call, void* ctx,
                           rt::netpoll::OpRequest* ring_op) {
-  OpRef ref(this);
-  if (!ref) return Errc::closed;
-  TurnGuard turn(this, mode, d);
-  if (!turn) return turn.error();
+  Op op(this, mode);
+  if (!op) return Errc::closed;
+  if (std::error_code err; !op.take_turn(d, &err)) return err;
   const bool stream_read = ring_op != nullptr && ring_op->kind == rt::netpoll::OpKind::kRecv;
   if (ring_op != nullptr && ring_op->kind == rt::netpoll::OpKind::kAccept) {
     // An accept takes a pending connection with accept4(2) first and goes to the ring only for
@@ -267,7 +300,7 @@ Result<size_t> Socket::io(Mode mode, Deadline d, IoCall call, void* ctx,
   if (stream_read && read_drained_) {
     read_drained_ = false;
     PollDesc* pd = pd_.load(std::memory_order_acquire);
-    wait_first = pd != nullptr && rt::parkable_g() != nullptr &&
+    wait_first = pd != nullptr && op.g() != nullptr &&
                  pd->rg.load(std::memory_order_seq_cst) != rt::netpoll::kPdReady &&
                  !pd->hangup.load(std::memory_order_seq_cst);
   }
@@ -282,7 +315,7 @@ Result<size_t> Socket::io(Mode mode, Deadline d, IoCall call, void* ctx,
     wait_first = false;
     if (e == EINTR) continue;
     if (e != EAGAIN && e != EWOULDBLOCK) return errno_code(e);
-    switch (wait_ready(mode, effective_deadline(mode, d).nanos())) {
+    switch (wait_ready(mode, effective_deadline(mode, d).nanos(), op.g())) {
       case WaitResult::kReady:
       case WaitResult::kInterrupted:
         continue;
@@ -296,10 +329,9 @@ Result<size_t> Socket::io(Mode mode, Deadline d, IoCall call, void* ctx,
 
 std::optional<Result<void>> Socket::ring_connect(const sockaddr* addr, socklen_t len, Deadline d) {
   if (!rt::netpoll::runs_in_ring(rt::netpoll::OpKind::kConnect)) return std::nullopt;
-  OpRef ref(this);
-  if (!ref) return Result<void>(Errc::closed);
-  TurnGuard turn(this, Mode::kWrite, d);
-  if (!turn) return Result<void>(turn.error());
+  Op in_flight(this, Mode::kWrite);
+  if (!in_flight) return Result<void>(Errc::closed);
+  if (std::error_code err; !in_flight.take_turn(d, &err)) return Result<void>(err);
   rt::netpoll::OpRequest op{rt::netpoll::OpKind::kConnect, nullptr, len};
   op.addr = const_cast<sockaddr*>(addr);
   auto r = ring_io(Mode::kWrite, d, &op);
@@ -309,12 +341,11 @@ std::optional<Result<void>> Socket::ring_connect(const sockaddr* addr, socklen_t
 }
 
 Result<void> Socket::wait(Mode mode, Deadline d) {
-  OpRef ref(this);
-  if (!ref) return Errc::closed;
-  TurnGuard turn(this, mode, d);
-  if (!turn) return turn.error();
+  Op op(this, mode);
+  if (!op) return Errc::closed;
+  if (std::error_code err; !op.take_turn(d, &err)) return err;
   for (;;) {
-    switch (wait_ready(mode, effective_deadline(mode, d).nanos())) {
+    switch (wait_ready(mode, effective_deadline(mode, d).nanos(), op.g())) {
       case WaitResult::kReady:
         return {};
       case WaitResult::kInterrupted:

@@ -5,11 +5,21 @@
 // Close protocol. `state_` packs a count of operations in flight with two flags:
 //   kClosing  set once by close(); operations that enter afterwards leave at once (closed);
 //   kClosed   set once by whoever finishes the close (unregister, ::close).
+//   kOrphaned set once when the last handle (shared_ptr) goes: the socket frees itself when the
+//            last operation leaves, not under an operation still running (a goroutine reading
+//            through a reference to a Conn destroyed meanwhile sees the socket closed, not freed
+//            memory).
 // close() takes a reference, sets kClosing, wakes every goroutine parked on the descriptor (they
 // see kClosed from pd_wait and leave), and drops its reference; whoever leaves last (the closer
-// when nothing was in flight) finishes the close. The count and the flag live in one word, so exactly one party
-// sees "closing and no operation in flight" and the fd is never released under an operation
-// (acq_rel: the closer's and the last user's writes are visible to whoever closes).
+// when nothing was in flight) finishes the close, and frees an orphaned socket. The count and
+// the flags live in one word, so exactly one party sees "closing and no operation in flight" and
+// the fd is never released under an operation (acq_rel: the closer's and the last user's
+// writes are visible to whoever closes). Nothing enters an orphaned socket (no handle is left
+// to enter through), so the count reaches zero once after kOrphaned.
+//
+// A goroutine parks inside an operation holding its reference and its turn. If `run` returns
+// first, the goroutine is abandoned without unwinding; the operation is also a WaitLink (kHeld),
+// through which run gives both back (Socket::Op).
 //
 // One reader and one writer at a time: each direction has a Turn (the poll descriptor holds one
 // waiter per direction). Two goroutines reading one socket take turns; the one waiting for its
@@ -76,7 +86,6 @@ class Socket {
  public:
   // Takes a non-blocking fd. `owns`: close() closes it (Pollable does not own its fd).
   static std::shared_ptr<Socket> make(int fd, bool owns);
-  ~Socket();
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
 
@@ -85,7 +94,7 @@ class Socket {
 
   // Runs `call` until it succeeds, fails with something other than EAGAIN, or the deadline
   // (the earlier of `d` and the standing one for `mode`) passes; waits for readiness between
-  // attempts. Holds the direction's mutex throughout.
+  // attempts. Holds the direction's turn throughout.
   // `ring_op` (optional): the same operation for a backend that runs operations itself
   // (io_uring); used when the caller is a goroutine holding a processor.
   Result<size_t> io(Mode mode, Deadline d, IoCall call, void* ctx,
@@ -112,19 +121,22 @@ class Socket {
 
  private:
   Socket(int fd, bool owns) : fd_(fd), owns_(owns) {}
-  rt::netpoll::WaitResult wait_ready(Mode mode, int64_t deadline_ns);
+  ~Socket() = default;  // only through leave(), once closed and orphaned
+  class Op;
+  // The shared_ptr's deleter.
+  void release_last_handle();
+  // `g`: the calling goroutine when it may park (rt::parkable_g()), else null.
+  rt::netpoll::WaitResult wait_ready(Mode mode, int64_t deadline_ns, rt::G* g);
   rt::netpoll::WaitResult wait_thread(Mode mode, int64_t deadline_ns);
   rt::netpoll::PollDesc* ensure_pd();
   // The ring path of io() (callers check netpoll::runs_in_ring first): nullopt means "use the
   // readiness loop".
   std::optional<Result<size_t>> ring_io(Mode mode, Deadline d, rt::netpoll::OpRequest* op);
   void finish_close();
-  // Waits for the direction's turn (false: *err says why not: closed, timed_out).
-  bool take_turn(Mode mode, Deadline d, std::error_code* err);
-  class TurnGuard;
 
   static constexpr uint64_t kClosing = uint64_t{1} << 62;
   static constexpr uint64_t kClosed = uint64_t{1} << 61;
+  static constexpr uint64_t kOrphaned = uint64_t{1} << 60;
   static constexpr uint64_t kRefMask = (uint64_t{1} << 32) - 1;
 
   const int fd_;

@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -1570,6 +1571,106 @@ TEST(Net, ClosingOrDestroyingAPollableWakesItsWaiters) {
     close(p[0]);
     close(p[1]);
   }, procs(1));
+}
+
+// True when `fd` names no open file: the socket that had it was really closed. (Checked at
+// once, on the only thread running, so the number cannot have been reused in between.)
+bool fd_is_closed(int fd) { return fcntl(fd, F_GETFD) == -1 && errno == EBADF; }
+
+// Goroutines parked inside socket operations when `run` returns are abandoned without
+// unwinding. Their operations' references and turns go back with them: sockets kept by main
+// close for real afterwards, and serve a later run. Before, the fds never closed, and the
+// second run's operations waited out their deadlines for turns nobody would give back.
+TEST(Net, OperationsAbandonedAtRunEndGiveTheirSocketsBack) {
+  std::vector<char> big(64 << 20, 0);  // more than both socket buffers hold
+  char b[2];
+  std::optional<Listener> ln;
+  std::optional<Conn> client, server;
+  gort::run([&] {
+    auto pair = connected_pair();
+    ln = pair.ln;
+    client = pair.client;
+    server = pair.server;
+    // Abandoned frames are never unwound: what they own leaks. So these goroutines own
+    // nothing; they use main's handles and buffers.
+    std::atomic<int> entered{0};
+    auto park = [&](auto op) {
+      gort::go([&entered, op] {
+        entered.fetch_add(1);  // one processor: runs on into the operation until it parks
+        op();
+      });
+    };
+    park([&] { (void)ln->accept(); });
+    park([&] { (void)server->read(&b[0], 1); });  // holds the read turn, waits on the fd
+    park([&] { (void)server->read(&b[1], 1, Deadline::after(1h)); });  // waits for the turn
+    park([&] { (void)client->write_all(big.data(), big.size()); });  // parks, turn held
+    while (entered.load() != 4) gort::yield();
+    gort::yield();
+  }, procs(1));
+
+  gort::run([&] {
+    // The server drains what the abandoned write got through, then finds the marker.
+    gort::WaitGroup drained;
+    drained.add(1);
+    bool marker = false;
+    gort::go([&] {
+      std::string tail;
+      char b[65536];
+      for (;;) {
+        auto r = server->read(b, sizeof b, Deadline::after(10s));
+        if (!r || *r == 0) break;
+        tail.append(b, *r);
+        if (tail.size() > 3) tail.erase(0, tail.size() - 3);
+        if (tail == "end") {
+          marker = true;
+          break;
+        }
+      }
+      drained.done();
+    });
+    auto w = client->write_all("end", 3, Deadline::after(10s));
+    EXPECT_TRUE(w) << w.error().message();
+    drained.wait();
+    EXPECT_TRUE(marker);
+    auto dialed = gort::net::dial(*ln->local_address());
+    ASSERT_TRUE(dialed) << dialed.error().message();
+    auto accepted = ln->accept(Deadline::after(10s));
+    ASSERT_TRUE(accepted) << accepted.error().message();
+    dialed->close();
+    accepted->close();
+  }, procs(1));
+
+  for (auto close_one : {std::function<int()>([&] { int fd = ln->fd(); ln->close(); return fd; }),
+                         std::function<int()>([&] { int fd = server->fd(); server->close(); return fd; }),
+                         std::function<int()>([&] { int fd = client->fd(); client->close(); return fd; })}) {
+    const int fd = close_one();
+    ASSERT_GE(fd, 0);
+    EXPECT_TRUE(fd_is_closed(fd)) << fd;
+  }
+}
+
+// The common shape: main's listener, a goroutine accepting through a reference to it. When
+// main returns, its Listener (the last handle) goes while the accept is still inside; the
+// socket outlives it until the abandoned accept gives it back, and then its fd closes.
+TEST(Net, ListenerReferencedByAnAcceptLoopClosesWhenRunEnds) {
+  int fd = -1;
+  gort::run([&] {
+    auto ln = gort::net::listen_tcp("127.0.0.1:0");
+    ASSERT_TRUE(ln) << ln.error().message();
+    fd = ln->fd();
+    std::atomic<bool> entered{false};
+    gort::go([&] {
+      entered.store(true);
+      for (;;) {
+        auto c = ln->accept();
+        if (!c) return;
+      }
+    });
+    while (!entered.load()) gort::yield();
+    gort::yield();
+  }, procs(1));
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(fd_is_closed(fd)) << fd;
 }
 
 // A thread outside the runtime uses the same API; it blocks its own thread.
