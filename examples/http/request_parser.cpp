@@ -81,6 +81,8 @@ struct Fields {
   int hosts = 0;
   bool close = false;
   bool keep_alive = false;
+  bool expect_continue = false;
+  bool expect_unknown = false;
 };
 
 // Content-Length: only digits; repeated fields must agree (RFC 9112 §6.3 treats a conflict as
@@ -99,15 +101,30 @@ std::string_view add_content_length(Fields& f, std::string_view v) {
   return {};
 }
 
-void add_connection_options(Fields& f, std::string_view v) {
+// Calls f on each element of a comma-separated field value (RFC 9110 §5.6.1), trimmed; empty
+// elements, which the list syntax allows, are skipped.
+template <class F>
+void for_each_element(std::string_view v, F&& f) {
   while (!v.empty()) {
     size_t comma = v.find(',');
-    std::string_view option = trim(v.substr(0, comma));
-    if (iequals(option, "close")) f.close = true;
-    if (iequals(option, "keep-alive")) f.keep_alive = true;
+    std::string_view element = trim(v.substr(0, comma));
+    if (!element.empty()) f(element);
     if (comma == std::string_view::npos) break;
     v.remove_prefix(comma + 1);
   }
+}
+
+void add_connection_options(Fields& f, std::string_view v) {
+  for_each_element(v, [&](std::string_view option) {
+    if (iequals(option, "close")) f.close = true;
+    if (iequals(option, "keep-alive")) f.keep_alive = true;
+  });
+}
+
+void add_expectations(Fields& f, std::string_view v) {
+  for_each_element(v, [&](std::string_view e) {
+    (iequals(e, "100-continue") ? f.expect_continue : f.expect_unknown) = true;
+  });
 }
 
 }  // namespace
@@ -170,6 +187,8 @@ ParseResult parse_request(std::string_view input) {
       ++f.hosts;
     } else if (iequals(name, "connection")) {
       add_connection_options(f, value);
+    } else if (iequals(name, "expect")) {
+      add_expectations(f, value);
     }
   }
   const size_t head_size = input.size() - rest.size();
@@ -185,6 +204,11 @@ ParseResult parse_request(std::string_view input) {
   }
   if (f.length > kMaxBodyBytes) return fail(413, "request body too large");
   req.keep_alive = !f.close && (req.minor_version >= 1 || f.keep_alive);
+  if (req.minor_version >= 1) {
+    req.expect = f.expect_unknown    ? Expectation::unknown
+                 : f.expect_continue ? Expectation::continue_
+                                     : Expectation::none;
+  }
 
   req.size = head_size + f.length;
   ParseResult r;

@@ -15,6 +15,10 @@ namespace http {
 inline constexpr size_t kMaxHeadBytes = 8 * 1024;
 inline constexpr size_t kMaxBodyBytes = 1024 * 1024;
 
+// What the Expect fields ask for (RFC 9110 §10.1.1; every Expect line, each a comma-separated
+// list): only "100-continue" is defined. An HTTP/1.0 request's expectations are ignored.
+enum class Expectation { none, continue_, unknown };
+
 struct Request {
   std::string_view method;
   std::string_view target;
@@ -22,6 +26,7 @@ struct Request {
   bool keep_alive = true;  // whether the connection stays open after the response
   std::string_view body;   // Content-Length bytes (no transfer codings are supported)
   size_t size = 0;         // bytes of the whole request: head and body
+  Expectation expect = Expectation::none;
 
   // The value of the first field named `name` (case-insensitive), whitespace trimmed.
   std::optional<std::string_view> header(std::string_view name) const;

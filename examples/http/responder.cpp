@@ -64,16 +64,6 @@ void append_response(std::string& out, int status, std::string_view body, bool s
 
 bool served_method(const Request& req) { return req.method == "GET" || req.method == "HEAD"; }
 
-enum class Expectation { none, continue_, unknown };
-
-// RFC 9110 §10.1.1: only "100-continue" is defined, and an HTTP/1.0 request's is ignored.
-Expectation expectation_of(const Request& req) {
-  std::optional<std::string_view> expect = req.header("expect");
-  if (!expect || req.minor_version == 0) return Expectation::none;
-  return examples::iequals(*expect, "100-continue") ? Expectation::continue_
-                                                    : Expectation::unknown;
-}
-
 void answer(const Request& req, std::string& out) {
   const bool head = req.method == "HEAD";
   if (!served_method(req)) {
@@ -95,7 +85,7 @@ Progress respond(std::string_view input, std::string& output, bool& continue_sen
   while (p.consumed < input.size()) {
     ParseResult r = parse_request(input.substr(p.consumed));
     const Expectation expect =
-        r.status == ParseStatus::error ? Expectation::none : expectation_of(r.request);
+        r.status == ParseStatus::error ? Expectation::none : r.request.expect;
     if (r.status == ParseStatus::incomplete && !r.head_complete) break;
     if (expect == Expectation::unknown) {
       append_response(output, 417, "only 100-continue is supported\n", true, false,

@@ -324,4 +324,29 @@ TEST(HttpResponder, UnknownExpectationsAre417AndHttp10IgnoresThem) {
   EXPECT_EQ(split(out).at(0).status, 200);
 }
 
+// Expect is a list, and may come as several lines (RFC 9110 §5.3, §10.1.1): every element of
+// every line counts. Before, only the first line was read, as one value.
+TEST(HttpResponder, EveryExpectationOfEveryExpectLineCounts) {
+  const std::string get = "GET / HTTP/1.1\r\nHost: h\r\n";
+  for (std::string fields : {"Expect: 100-continue\r\nExpect: teapot\r\n",
+                             "Expect: 100-continue, teapot\r\n", "Expect: teapot,\r\n"}) {
+    std::string out;
+    auto p = http::respond(get + fields + "Content-Length: 1\r\n\r\n", out);
+    EXPECT_TRUE(p.close) << fields;
+    EXPECT_EQ(split(out).at(0).status, 417) << fields;
+  }
+  for (std::string fields : {"Expect: 100-continue\r\nExpect: 100-CONTINUE\r\n",
+                             "Expect: , 100-continue ,\r\n", "Expect:\r\nExpect: 100-continue\r\n"}) {
+    bool continue_sent = false;
+    std::string out;
+    auto p = http::respond(get + fields + "Content-Length: 1\r\n\r\n", out, continue_sent);
+    EXPECT_EQ(out, "HTTP/1.1 100 Continue\r\n\r\n") << fields;  // once
+    EXPECT_FALSE(p.close) << fields;
+  }
+  // An empty list expects nothing.
+  std::string out;
+  http::respond(get + "Expect: \r\n\r\n", out);
+  EXPECT_EQ(split(out).at(0).status, 200);
+}
+
 }  // namespace
