@@ -18,7 +18,7 @@ constexpr size_t kReadChunk = 16 * 1024;
 
 void serve(gort::net::Conn conn) {
   (void)conn.set_nodelay(true);
-  auto chunk = std::make_unique<char[]>(kReadChunk);  // heap: goroutine stacks stay small
+  auto chunk = std::make_unique_for_overwrite<char[]>(kReadChunk);  // heap: goroutine stacks stay small
   std::string pending;  // the start of a request that has not fully arrived
   std::string out;
   bool continue_sent = false;  // for the request at the front of `pending` (http::respond)

@@ -23,7 +23,7 @@ constexpr auto kDialTimeout = std::chrono::seconds(10);
 // Moves bytes from `from` to `to` until `from` ends. A failure in either direction closes both
 // sockets, which also wakes the goroutine copying the other way: nothing more can get through.
 void copy(gort::net::Conn& from, gort::net::Conn& to) {
-  auto buf = std::make_unique<char[]>(kBuf);
+  auto buf = std::make_unique_for_overwrite<char[]>(kBuf);
   for (;;) {
     auto n = from.read(buf.get(), kBuf);
     if (n && *n == 0) {

@@ -10,7 +10,7 @@ void lingering_close(gort::net::Conn& conn) {
   constexpr auto kMaxWait = std::chrono::seconds(1);
   if (conn.shutdown(gort::net::Shutdown::write)) {
     auto deadline = gort::net::Deadline::after(kMaxWait);
-    auto sink = std::make_unique<char[]>(16 * 1024);
+    auto sink = std::make_unique_for_overwrite<char[]>(16 * 1024);
     size_t drained = 0;
     while (drained < kMaxDrain) {
       auto n = conn.read(sink.get(), 16 * 1024, deadline);
