@@ -66,6 +66,55 @@ void pool_put(PollDesc* pd) {
   pl.free = pd;
 }
 
+// Which descriptor holds each fd number's registration. A Pollable does not own its fd: its
+// owner may close the fd before the Pollable lets go (the wrong order, and an easy one), and the
+// number may be reused meanwhile by a socket that registered itself. epoll keys registrations
+// by number and file, so the stale release would remove the newcomer's, whose waits would then
+// never wake. A descriptor removes its registration only while its number's slot still names it.
+// Slot values: 0, a PollDesc*, or one with kSlotBusy set while its add or remove runs, which
+// orders the add and remove calls on one number (a waiter spins: both are one short syscall).
+// Chunks are allocated on first use and never freed; numbers are dense and small.
+constexpr uintptr_t kSlotBusy = 1;
+constexpr uint32_t kSlotChunkBits = 12;
+constexpr uint32_t kSlotChunks = 1u << 14;  // fd numbers below 64 M
+struct FdSlots {
+  std::atomic<std::atomic<uintptr_t>*> chunks[kSlotChunks] = {};
+};
+FdSlots& fd_slots() {
+  static FdSlots* t = new FdSlots;  // never destroyed, like the pool
+  return *t;
+}
+
+// Null for a number beyond the table (then nothing is tracked for it).
+std::atomic<uintptr_t>* fd_slot(int fd) {
+  const auto n = static_cast<uint32_t>(fd);
+  if (fd < 0 || (n >> kSlotChunkBits) >= kSlotChunks) return nullptr;
+  std::atomic<std::atomic<uintptr_t>*>& c = fd_slots().chunks[n >> kSlotChunkBits];
+  std::atomic<uintptr_t>* chunk = c.load(std::memory_order_acquire);
+  if (chunk == nullptr) {
+    auto* fresh = new std::atomic<uintptr_t>[size_t{1} << kSlotChunkBits]();
+    if (c.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel)) {
+      chunk = fresh;
+    } else {
+      delete[] fresh;  // another thread installed one: chunk holds it
+    }
+  }
+  return &chunk[n & ((1u << kSlotChunkBits) - 1)];
+}
+
+// Marks the slot busy and returns what it held.
+uintptr_t slot_lock(std::atomic<uintptr_t>* slot) {
+  uintptr_t v = slot->load(std::memory_order_acquire);
+  for (;;) {
+    if (v & kSlotBusy) {
+      cpu_relax();
+      v = slot->load(std::memory_order_acquire);
+    } else if (slot->compare_exchange_weak(v, v | kSlotBusy, std::memory_order_acq_rel)) {
+      return v;
+    }
+  }
+}
+
 struct WaitArgs {
   PollDesc* pd;
   Mode mode;
@@ -115,7 +164,11 @@ PollDesc* pd_open(int fd, int* err) {
     pool_put(pd);
     return nullptr;
   }
+  std::atomic<uintptr_t>* slot = fd_slot(fd);
+  const uintptr_t before = slot ? slot_lock(slot) : 0;
   int e = b->add(pd);
+  // Failed (EEXIST: another live Pollable holds the fd): the slot keeps what it named.
+  if (slot) slot->store(e == 0 ? reinterpret_cast<uintptr_t>(pd) : before, std::memory_order_release);
   if (e != 0) {
     *err = e;
     pd->seq.fetch_add(1, std::memory_order_release);
@@ -127,8 +180,24 @@ PollDesc* pd_open(int fd, int* err) {
   return pd;
 }
 
+bool pd_owns_fd(PollDesc* pd) {
+  std::atomic<uintptr_t>* slot = fd_slot(pd->fd);
+  return slot == nullptr || slot->load(std::memory_order_acquire) == reinterpret_cast<uintptr_t>(pd);
+}
+
 void pd_close(PollDesc* pd) {
-  if (pd->registered) backend()->remove(pd);
+  if (pd->registered) {
+    std::atomic<uintptr_t>* slot = fd_slot(pd->fd);
+    uintptr_t mine = reinterpret_cast<uintptr_t>(pd);
+    if (slot == nullptr) {
+      backend()->remove(pd);
+    } else if (slot->compare_exchange_strong(mine, mine | kSlotBusy, std::memory_order_acq_rel)) {
+      backend()->remove(pd);
+      slot->store(0, std::memory_order_release);
+    }
+    // Else the number was closed under this descriptor and registered by another since: the
+    // kernel dropped this registration with the file, and the one there now is the other's.
+  }
   pd->registered = false;
   pd->fd = -1;
   // A new seq makes events still queued for this registration stale.

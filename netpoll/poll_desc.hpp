@@ -84,8 +84,12 @@ struct alignas(64) PollDesc {
 // A descriptor for fd, registered with the active backend. Null with errno-style error in *err
 // when the backend refuses the fd (e.g. ENOMEM, or EPERM for a regular file under epoll).
 PollDesc* pd_open(int fd, int* err);
-// Unregisters and recycles (every waiter must have left; see the socket layer's close).
+// Unregisters and recycles (every waiter must have left; see the socket layer's close). A
+// descriptor whose fd number was closed under it and registered again by another (a Pollable
+// released after its owner closed the fd) leaves that registration alone.
 void pd_close(PollDesc* pd);
+// Whether pd still holds its fd number's registration (false: see pd_close).
+bool pd_owns_fd(PollDesc* pd);
 // The descriptor a backend token names, or null when it is stale.
 PollDesc* pd_from_token(uint64_t token);
 

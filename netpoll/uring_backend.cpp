@@ -156,6 +156,8 @@ class UringBackend final : public EpollBackend {
   void before_wait(PollDesc* pd) override {
     if (pd->watched.load(std::memory_order_acquire)) return;
     if (pd->watched.exchange(true, std::memory_order_acq_rel)) return;
+    // (A stale descriptor must not turn another's registration to its own token.)
+    if (!pd_owns_fd(pd)) return;
     // MOD reports a readiness that is already there, so nothing that happened before is lost.
     register_fd(pd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, true);
   }

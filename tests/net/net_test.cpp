@@ -1573,6 +1573,44 @@ TEST(Net, ClosingOrDestroyingAPollableWakesItsWaiters) {
   }, procs(1));
 }
 
+// The wrong order, and an easy one: the fd's owner closes it before its Pollable goes, and a
+// new socket gets the number meanwhile. Releasing the stale Pollable removed the newcomer's
+// registration (epoll knows fds by number and file), and the newcomer's reads never woke.
+TEST(Net, PollableReleasedAfterItsFdWasClosedAndReusedLeavesTheNewSocketAlone) {
+  gort::run([] {
+    int p[2];
+    ASSERT_EQ(pipe2(p, O_NONBLOCK), 0);
+    auto stale = gort::net::Pollable::watch(p[0]);
+    ASSERT_TRUE(stale);
+    close(p[0]);
+    close(p[1]);
+    int sv[2];  // the lowest free numbers: the pipe's
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    ASSERT_TRUE(sv[0] == p[0] || sv[1] == p[0]) << "the number was not reused";
+    auto a = Conn::adopt(sv[0]);
+    auto b = Conn::adopt(sv[1]);
+    ASSERT_TRUE(a && b);
+    stale->close();
+    for (auto [reader, writer] : {std::pair{&*a, &*b}, std::pair{&*b, &*a}}) {
+      std::string got;
+      std::atomic<bool> entered{false};
+      gort::WaitGroup done;
+      done.add(1);
+      gort::go([&, reader = reader] {
+        entered.store(true);  // one processor: runs on into the read until it parks there
+        char c[8];
+        auto r = reader->read(c, sizeof c, Deadline::after(10s));
+        if (r) got.assign(c, *r);
+        done.done();
+      });
+      while (!entered.load()) gort::yield();
+      ASSERT_TRUE(writer->write_all("wake", 4));
+      done.wait();
+      EXPECT_EQ(got, "wake");
+    }
+  }, procs(1));
+}
+
 // True when `fd` names no open file: the socket that had it was really closed. (Checked at
 // once, on the only thread running, so the number cannot have been reused in between.)
 bool fd_is_closed(int fd) { return fcntl(fd, F_GETFD) == -1 && errno == EBADF; }

@@ -4,9 +4,11 @@
 //   auto h = gort::net::Pollable::watch(fd);   // fd must be non-blocking; ownership stays
 //   while (::read(fd, ...) < 0 && errno == EAGAIN) h->wait_readable();
 //
-// The Pollable must be released (destroyed or closed) before the caller closes the fd. Closing
-// or destroying it wakes the goroutines waiting on it with Errc::closed; a wait may run while
-// another goroutine closes the Pollable (not while it is being moved or assigned).
+// Release the Pollable (destroy or close it) before closing the fd: a wait on a closed fd wakes
+// only at its deadline or the Pollable's close. Released after (the number perhaps reused by a
+// socket since), it leaves the newcomer's registration alone. Closing or destroying it wakes
+// the goroutines waiting on it with Errc::closed; a wait may run while another goroutine closes
+// the Pollable (not while it is being moved or assigned).
 #pragma once
 
 #include <memory>
