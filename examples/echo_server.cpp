@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/flags.hpp"
+#include "common/io_errors.hpp"
 #include "common/server.hpp"
 #include "gort/net.hpp"
 
@@ -36,9 +37,13 @@ void echo(gort::net::Conn conn, int64_t work_us) {
   auto buf = std::make_unique_for_overwrite<char[]>(kBuf);
   for (;;) {
     auto n = conn.read(buf.get(), kBuf);
+    if (!n) examples::report_io_error("echo_server", conn, "read", n.error());
     if (!n || *n == 0) break;
     if (work_us > 0) compute(buf.get(), *n, work_us);
-    if (!conn.write_all(buf.get(), *n)) break;
+    if (auto w = conn.write_all(buf.get(), *n); !w) {
+      examples::report_io_error("echo_server", conn, "write", w.error());
+      break;
+    }
   }
   conn.close();
 }

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/flags.hpp"
+#include "common/io_errors.hpp"
 #include "common/lingering_close.hpp"
 #include "common/server.hpp"
 #include "gort/net.hpp"
@@ -24,6 +25,7 @@ void serve(gort::net::Conn conn) {
   bool continue_sent = false;  // for the request at the front of `pending` (http::respond)
   for (;;) {
     auto n = conn.read(chunk.get(), kReadChunk);
+    if (!n) examples::report_io_error("http_server", conn, "read", n.error());
     if (!n || *n == 0) break;
     // Whole requests in one read (the common case) are answered straight from the chunk.
     std::string_view input(chunk.get(), *n);
@@ -34,7 +36,12 @@ void serve(gort::net::Conn conn) {
     out.clear();
     http::Progress p = http::respond(input, out, continue_sent);
     // One write per batch of pipelined requests, not one per response.
-    if (!out.empty() && !conn.write_all(out)) break;
+    if (!out.empty()) {
+      if (auto w = conn.write_all(out); !w) {
+        examples::report_io_error("http_server", conn, "write", w.error());
+        break;
+      }
+    }
     if (p.close) {
       examples::lingering_close(conn);
       return;

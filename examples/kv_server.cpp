@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/flags.hpp"
+#include "common/io_errors.hpp"
 #include "common/lingering_close.hpp"
 #include "common/server.hpp"
 #include "gort/net.hpp"
@@ -42,7 +43,9 @@ class Session {
  public:
   Session(kv::Store& store, gort::net::Conn& conn)
       : store_(store), conn_(conn), out_(kFlushAt, [&conn](std::string_view bytes) {
-          return static_cast<bool>(conn.write_all(bytes));
+          auto w = conn.write_all(bytes);
+          if (!w) examples::report_io_error("kv_server", conn, "write", w.error());
+          return static_cast<bool>(w);
         }) {}
 
   void run() {
@@ -50,6 +53,7 @@ class Session {
     for (;;) {
       auto room = parser_.prepare(kReadChunk);
       auto n = conn_.read(room.data(), room.size());
+      if (!n) examples::report_io_error("kv_server", conn_, "read", n.error());
       if (!n || *n == 0) break;
       parser_.commit(*n);
       if (!answer()) return;

@@ -66,6 +66,11 @@ stop_server() {
   wait "$pid"
   local rc=$?
   [ "$rc" -eq 0 ] || fail "$1 exited with status $rc after SIGTERM"
+  # Every client here is an ordinary one: a read or write failing for another reason than the
+  # peer leaving or the server closing (examples/common/io_errors) is a fault.
+  if grep -q " on the connection from .* failed: " "$work_dir/$1.err"; then
+    fail "$1 reported unexpected I/O errors"
+  fi
 }
 
 # exchange PORT REQUEST: sends REQUEST (backslash escapes such as \r\n interpreted) on a new
