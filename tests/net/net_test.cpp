@@ -1611,6 +1611,63 @@ TEST(Net, PollableReleasedAfterItsFdWasClosedAndReusedLeavesTheNewSocketAlone) {
   }, procs(1));
 }
 
+// The same under churn on four processors: goroutines release stale Pollables while others
+// register sockets that may get the same numbers. Every socket must still wake its reader
+// (a lost registration shows as a read that times out); nothing is lost or left open.
+TEST(Net, StalePollablesAmidFdChurnLoseNoRegistration) {
+  constexpr int kWorkers = 8;
+  constexpr int kRounds = 60;
+  std::atomic<int> woken{0}, failed{0};
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(kWorkers);
+    for (int w = 0; w < kWorkers; ++w) {
+      gort::go([&] {
+        for (int i = 0; i < kRounds; ++i) {
+          int p[2];
+          if (pipe2(p, O_NONBLOCK) != 0) {
+            failed.fetch_add(1);
+            continue;
+          }
+          auto stale = gort::net::Pollable::watch(p[0]);
+          close(p[0]);
+          close(p[1]);
+          int sv[2];
+          if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0) {
+            failed.fetch_add(1);
+            continue;
+          }
+          auto a = Conn::adopt(sv[0]);
+          auto b = Conn::adopt(sv[1]);
+          if (!stale || !a || !b) {
+            failed.fetch_add(1);
+            continue;
+          }
+          gort::WaitGroup read;
+          read.add(1);
+          gort::go([&, reader = *a]() mutable {
+            char c[4];
+            auto r = reader.read(c, sizeof c, Deadline::after(10s));
+            (r && *r > 0 ? woken : failed).fetch_add(1);
+            read.done();
+          });
+          if (i % 2 == 0) gort::yield();  // sometimes parked in its read, sometimes not yet
+          stale->close();
+          if (!b->write_all("x", 1)) failed.fetch_add(1);
+          read.wait();
+          a->close();
+          b->close();
+          if (failed.load() != 0) break;  // one lost wake-up is enough (each costs 10 s)
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+  }, procs(4));
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(woken.load(), kWorkers * kRounds);
+}
+
 // True when `fd` names no open file: the socket that had it was really closed. (Checked at
 // once, on the only thread running, so the number cannot have been reused in between.)
 bool fd_is_closed(int fd) { return fcntl(fd, F_GETFD) == -1 && errno == EBADF; }
