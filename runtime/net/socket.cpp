@@ -34,8 +34,12 @@ std::shared_ptr<Socket> Socket::make(int fd, bool owns) {
 }
 
 void Socket::release_last_handle() {
+  // Orphaned under our own reference: the flag alone can never be the freeing transition, and
+  // close() below still has a socket to work on.
+  state_.fetch_add(1, std::memory_order_acq_rel);
   state_.fetch_or(kOrphaned, std::memory_order_acq_rel);
-  close();  // its leave, or the last operation's, frees the socket
+  close();
+  leave();  // this, the finisher or the last operation frees the socket
 }
 
 gort::Chan<char> Turn::wake_channel() {
@@ -141,10 +145,22 @@ bool Socket::enter() {
 }
 
 void Socket::leave() {
-  const uint64_t v = state_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if ((v & kRefMask) != 0 || !(v & kClosing)) return;
-  if (!(v & kClosed)) finish_close();
-  if (v & kOrphaned) delete this;
+  // The last one out of a closing socket claims the close (kClosed) in the same RMW that drops
+  // its reference: between two RMWs it would hold no reference, and a finisher could free an
+  // orphan under it.
+  uint64_t v = state_.load(std::memory_order_relaxed);
+  uint64_t next;
+  do {
+    next = v - 1;
+    if ((next & kRefMask) == 0 && (next & kClosing) && !(next & kClosed)) next |= kClosed;
+  } while (!state_.compare_exchange_weak(v, next, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed));
+  if ((next & kRefMask) != 0 || !(next & kClosing)) return;
+  if (!(v & kClosed)) {
+    finish_close();  // claimed here; frees an orphan itself once finished
+  } else if ((next & kFinished) && (next & kOrphaned)) {
+    delete this;  // the last operation out of a finished orphan
+  }
 }
 
 void Socket::close() {
@@ -172,9 +188,12 @@ void Socket::unlink_on_close(std::string path, dev_t dev, ino_t ino) {
 }
 
 void Socket::finish_close() {
-  if (state_.fetch_or(kClosed, std::memory_order_acq_rel) & kClosed) return;
   if (PollDesc* pd = pd_.exchange(nullptr, std::memory_order_acq_rel)) rt::netpoll::pd_close(pd);
   if (owns_) ::close(fd_);
+  // The last touch. An operation still in flight (a transient enter through a handle) or a
+  // handle still held frees nothing here; their leave does (see leave()).
+  const uint64_t w = state_.fetch_or(kFinished, std::memory_order_acq_rel);
+  if ((w & kRefMask) == 0 && (w & kOrphaned)) delete this;
 }
 
 PollDesc* Socket::ensure_pd() {

@@ -2,20 +2,24 @@
 // Pollable). It owns the fd, its poll descriptor, the standing deadlines, and the close
 // protocol that keeps the fd number alive while any operation still uses it.
 //
-// Close protocol. `state_` packs a count of operations in flight with two flags:
+// Close protocol. `state_` packs a count of operations in flight with four flags:
 //   kClosing  set once by close(); operations that enter afterwards leave at once (closed);
-//   kClosed   set once by whoever finishes the close (unregister, ::close).
-//   kOrphaned set once when the last handle (shared_ptr) goes: the socket frees itself when the
-//            last operation leaves, not under an operation still running (a goroutine reading
-//            through a reference to a Conn destroyed meanwhile sees the socket closed, not freed
-//            memory).
+//   kClosed   set once by whoever finishes the close (unregister, ::close), in the RMW of
+//             its leave that saw "closing, no operation left";
+//   kFinished set once, as that party's last touch, when the close is done;
+//   kOrphaned set once when the last handle (shared_ptr) goes, while its releaser holds a
+//             reference: the socket frees itself once it is finished and no operation is left,
+//             not under an operation still running (a goroutine reading through a reference to
+//             a Conn destroyed meanwhile sees the socket closed, not freed memory).
 // close() takes a reference, sets kClosing, wakes every goroutine parked on the descriptor (they
 // see kClosed from pd_wait and leave), and drops its reference; whoever leaves last (the closer
-// when nothing was in flight) finishes the close, and frees an orphaned socket. The count and
-// the flags live in one word, so exactly one party sees "closing and no operation in flight" and
-// the fd is never released under an operation (acq_rel: the closer's and the last user's
-// writes are visible to whoever closes). Nothing enters an orphaned socket (no handle is left
-// to enter through), so the count reaches zero once after kOrphaned.
+// when nothing was in flight) finishes the close. The count and the flags live in one word, so
+// exactly one party sees "closing and no operation in flight" and the fd is never released under
+// an operation (acq_rel: the closer's and the last user's writes are visible to whoever closes).
+// Freeing: "orphaned, finished, no operation" becomes true in exactly one read-modify-write (the
+// last leave, or the finisher's kFinished) and stays true (nothing enters an orphaned socket: no
+// handle is left to enter through); the party whose RMW made it true frees the socket, and every
+// other party has touched the socket for the last time by then.
 //
 // A goroutine parks inside an operation holding its reference and its turn. If `run` returns
 // first, the goroutine is abandoned without unwinding; the operation is also a WaitLink (kHeld),
@@ -132,11 +136,12 @@ class Socket {
   // The ring path of io() (callers check netpoll::runs_in_ring first): nullopt means "use the
   // readiness loop".
   std::optional<Result<size_t>> ring_io(Mode mode, Deadline d, rt::netpoll::OpRequest* op);
-  void finish_close();
+  void finish_close();  // by the party that set kClosed
 
   static constexpr uint64_t kClosing = uint64_t{1} << 62;
   static constexpr uint64_t kClosed = uint64_t{1} << 61;
   static constexpr uint64_t kOrphaned = uint64_t{1} << 60;
+  static constexpr uint64_t kFinished = uint64_t{1} << 59;
   static constexpr uint64_t kRefMask = (uint64_t{1} << 32) - 1;
 
   const int fd_;
