@@ -144,6 +144,15 @@ bool thread_syscall(int32_t tid, long* nr, uintptr_t* pc) {
   return true;
 }
 
+// CPU time thread tid of this process has used, or -1. Linux names another thread's CPU clock
+// by its tid (the encoding glibc's pthread_getcpuclockid uses: ~tid << 3 | per-thread | sched).
+int64_t thread_cpu_ns(int32_t tid) {
+  const clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6);
+  timespec ts;
+  if (clock_gettime(clock, &ts) != 0) return -1;
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 // One requester at a time per mailbox: sysmon's reports and goroutine dumps (which may run on
 // any thread) share the Ps' mailboxes.
 RankedMutex g_sample_mu{LockRank::kHogSample};
@@ -157,11 +166,25 @@ uint32_t ask_for_frames(P* p, int32_t tid, uint64_t runs, uintptr_t* out, int ma
     s.state.store(HogSample::kIdle, std::memory_order_relaxed);
     return HogSample::kIdle;
   }
-  constexpr int64_t kPatienceNs = 100'000'000;
-  const int64_t give_up = now_ns() + kPatienceNs;
+  // The thread answers once the kernel runs it (signals are delivered on the way back to user
+  // space). On a loaded machine it may wait for a CPU longer than any wall-clock patience, so
+  // patience counts the thread's own CPU time: once it has run 20 ms with the signal pending
+  // and not answered, it has the signal blocked or a sanitizer holds it back. A thread that is
+  // never given a CPU (or is stopped) is given up on after a second of wall time.
+  constexpr int64_t kCpuPatienceNs = 20'000'000;
+  constexpr int64_t kWallPatienceNs = 1'000'000'000;
+  const int64_t cpu_at_ask = thread_cpu_ns(tid);
+  const int64_t asked_at = now_ns();
+  // Without a readable clock (the thread exited), the thread's wall time stands in for its CPU.
+  auto out_of_patience = [&] {
+    const int64_t now = now_ns();
+    if (now - asked_at >= kWallPatienceNs) return true;
+    const int64_t cpu = cpu_at_ask < 0 ? -1 : thread_cpu_ns(tid);
+    return cpu < 0 ? now - asked_at >= kCpuPatienceNs : cpu - cpu_at_ask >= kCpuPatienceNs;
+  };
   uint32_t st = s.state.load(std::memory_order_acquire);
   while (st == HogSample::kWanted || st == HogSample::kTaking) {
-    if (st == HogSample::kWanted && now_ns() >= give_up &&
+    if (st == HogSample::kWanted && out_of_patience() &&
         s.state.compare_exchange_strong(st, HogSample::kIdle, std::memory_order_acq_rel)) {
       return HogSample::kIdle;  // the handler, if it runs later, finds nothing asked
     }
@@ -177,11 +200,19 @@ uint32_t ask_for_frames(P* p, int32_t tid, uint64_t runs, uintptr_t* out, int ma
   return st;
 }
 
-// Asks the P's thread for its frames. Waits at most 100 ms for the handler: a thread can have
-// SIGURG blocked, or a sanitizer may hold signals back until its next intercepted call (then
-// the report goes without frames). False: the thread was not in that goroutine's run (its M
-// was on its own stack, in the scheduler), so there is nothing to report.
-bool sample(P* p, int32_t tid, uint64_t runs, HogReport* r) {
+// How many sysmon rounds ask a running goroutine's thread for its frames before its report
+// goes out without them. A request can miss: the thread may still be in the scheduler, about to
+// switch to the goroutine (the handler refuses), or, under TSan, the signal lands on the
+// scheduler's fiber and waits there while the goroutine runs. The next round asks again.
+constexpr int kSampleAttempts = 3;
+
+enum class Sampled { kFrames, kNoAnswer, kNotInRun };
+
+// Asks the P's thread for its frames. Waits for the handler until the thread has run 20 ms of
+// CPU without answering (at most 1 s): a thread can have SIGURG blocked, or a sanitizer may
+// hold signals back until its next intercepted call. kNotInRun: the thread was not in that
+// goroutine's run (its M was on its own stack, in the scheduler).
+Sampled sample(P* p, int32_t tid, uint64_t runs, HogReport* r) {
   uintptr_t frames[kMaxBacktraceFrames];
   int n = 0;
   uint32_t st;
@@ -189,11 +220,15 @@ bool sample(P* p, int32_t tid, uint64_t runs, HogReport* r) {
     std::lock_guard<RankedMutex> lock(g_sample_mu);
     st = ask_for_frames(p, tid, runs, frames, kMaxBacktraceFrames, &n);
   }
-  if (st == HogSample::kTaken) r->backtrace = describe_frames(frames, n);
-  return st != HogSample::kRefused;
+  if (st == HogSample::kRefused) return Sampled::kNotInRun;
+  if (st != HogSample::kTaken) return Sampled::kNoAnswer;
+  r->backtrace = describe_frames(frames, n);
+  return Sampled::kFrames;
 }
 
-void report(P* p, uint64_t runs, int64_t ran_ns) {
+// Reports the episode `runs` of p, or returns false to be asked again at the next round (a
+// sample that missed, while attempts are left). True: the episode is done with.
+bool report(P* p, uint64_t runs, int64_t ran_ns, bool last_attempt) {
   HogReport r;
   r.processor = p->id;
   r.running_for = std::chrono::nanoseconds(ran_ns);
@@ -214,11 +249,19 @@ void report(P* p, uint64_t runs, int64_t ran_ns) {
       r.backtrace = describe_frames(&pc, 1);
       r.backtrace[0] += absl::StrFormat(" (system call %d)", nr);
     }
-  } else if (tid > 0 && !sample(p, tid, runs, &r)) {
-    return;
+  } else if (tid > 0 && state != 'T' && state != 't') {  // a stopped thread cannot answer
+    switch (sample(p, tid, runs, &r)) {
+      case Sampled::kFrames:
+        break;
+      case Sampled::kNoAnswer:
+        if (!last_attempt) return false;
+        break;  // reported without frames
+      case Sampled::kNotInRun:
+        return last_attempt;
+    }
   }
   // The episode ended while we looked: whatever we read may belong to the next goroutine.
-  if (p->runs.load(std::memory_order_relaxed) != runs) return;
+  if (p->runs.load(std::memory_order_relaxed) != runs) return true;
   sched->hog_reports.fetch_add(1, std::memory_order_relaxed);
   if (sched->config.on_hog) {
     // sysmon must outlive a sink that throws: say so and go on.
@@ -235,6 +278,7 @@ void report(P* p, uint64_t runs, int64_t ran_ns) {
     const std::string text = r.to_string();
     write_stderr(text.data(), text.size());
   }
+  return true;
 }
 
 }  // namespace
@@ -286,11 +330,14 @@ void hog_watch(int64_t now, int64_t threshold_ns) {
     if (p->hog_since == 0 || runs != p->hog_runs) {
       p->hog_runs = runs;
       p->hog_since = now;
+      p->hog_attempts = 0;
       continue;
     }
     if (now - p->hog_since < threshold_ns || p->hog_reported == runs) continue;
-    p->hog_reported = runs;  // once per episode, whatever the report finds
-    report(p, runs, now - p->hog_since);
+    // Once per episode, whatever the report finds, after at most kSampleAttempts rounds.
+    if (report(p, runs, now - p->hog_since, ++p->hog_attempts >= kSampleAttempts)) {
+      p->hog_reported = runs;
+    }
   }
 }
 

@@ -11,6 +11,8 @@
 //   kTaking -> kRefused   the thread was not running that goroutine's run any more;
 //   kTaken/kRefused -> kIdle  sysmon, after reading the answer (acquire).
 // Only the claim decides who owns the fields, so a late handler never writes while sysmon reads.
+// A request that got no answer, or was refused while the episode goes on, is made again at the
+// next round (hog.cpp, kSampleAttempts) before the report goes out without frames.
 // A thread asleep in a system call is not signalled (the signal would make its call fail with
 // EINTR); sysmon reads its user-space pc from /proc instead.
 #pragma once
@@ -39,7 +41,7 @@ void hog_install();
 // The frames of goroutine g, running on p, for the goroutine dump: sampled as a hog would be (a
 // thread asleep in a system call is read from /proc, and *syscall_nr says which call; else -1).
 // Installs the handler if needed. 0 frames: g was not running there any more, or its thread
-// did not answer within 100 ms. Requests are serialized with sysmon's.
+// did not answer (it ran 20 ms of CPU time, or 1 s passed, with the request pending). Requests are serialized with sysmon's.
 int running_frames(P* p, const G* g, uintptr_t* out, int max, long* syscall_nr);
 // One sysmon round: looks at every P and reports the episodes that passed the threshold.
 void hog_watch(int64_t now_ns, int64_t threshold_ns);

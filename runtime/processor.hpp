@@ -74,6 +74,7 @@ struct alignas(64) P {
   uint64_t hog_runs = 0;          // `runs` at the previous round
   int64_t hog_since = 0;          // when `runs` last changed (0: not running then)
   uint64_t hog_reported = ~uint64_t{0};  // the run already reported (once per episode)
+  int hog_attempts = 0;           // samples of this episode that missed (hog.cpp)
 };
 
 inline void count(std::atomic<uint64_t>& c, uint64_t n = 1) {
