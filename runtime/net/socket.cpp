@@ -76,10 +76,15 @@ class Socket::Op {
   explicit operator bool() const { return s_ != nullptr; }
   rt::G* g() const { return g_; }
 
-  // Waits for the direction's turn (false: *err says why not: closed, timed_out).
-  bool take_turn(Deadline d, std::error_code* err);
+  // Waits for the direction's turn (false: *err says why not: closed, timed_out). The free
+  // turn is the common case, inline.
+  bool take_turn(Deadline d, std::error_code* err) {
+    if (s_->turn_[static_cast<int>(mode_)].try_take()) return turn_held_ = true;
+    return wait_for_turn(d, err);
+  }
 
  private:
+  bool wait_for_turn(Deadline d, std::error_code* err);
   static void forget(rt::WaitLink* link) {
     reinterpret_cast<Op*>(link)->give_back();  // link_ is the first member
   }
@@ -102,9 +107,8 @@ class Socket::Op {
   std::optional<gort::Chan<char>> wake_;
 };
 
-bool Socket::Op::take_turn(Deadline d, std::error_code* err) {
+bool Socket::Op::wait_for_turn(Deadline d, std::error_code* err) {
   Turn& turn = s_->turn_[static_cast<int>(mode_)];
-  if (turn.try_take()) return turn_held_ = true;
   turn.add_waiter();
   waiting_ = true;
   for (;;) {
@@ -135,16 +139,7 @@ bool Socket::Op::take_turn(Deadline d, std::error_code* err) {
 
 int Socket::fd() const { return closing() ? -1 : fd_; }
 
-bool Socket::enter() {
-  const uint64_t v = state_.fetch_add(1, std::memory_order_acq_rel);
-  if (v & kClosing) {
-    leave();
-    return false;
-  }
-  return true;
-}
-
-void Socket::leave() {
+void Socket::leave_slow() {
   // The last one out of a closing socket claims the close (kClosed) in the same RMW that drops
   // its reference: between two RMWs it would hold no reference, and a finisher could free an
   // orphan under it.

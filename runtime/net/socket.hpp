@@ -119,9 +119,23 @@ class Socket {
   void set_deadline(Mode mode, Deadline d);
   Deadline effective_deadline(Mode mode, Deadline d) const;
 
-  // Operation reference (see the close protocol); false: the socket is closing.
-  bool enter();
-  void leave();
+  // Operation reference (see the close protocol); false: the socket is closing. Inline: two
+  // of them per operation, and the common case is one RMW each.
+  bool enter() {
+    if ((state_.fetch_add(1, std::memory_order_acq_rel) & kClosing) == 0) return true;
+    leave();
+    return false;
+  }
+  void leave() {
+    // Not closing: dropping the reference is all there is to do (the CAS checks "not closing"
+    // in the same RMW). Closing, or a spurious failure: the full protocol.
+    uint64_t v = state_.load(std::memory_order_relaxed);
+    if ((v & kClosing) == 0 && state_.compare_exchange_weak(v, v - 1, std::memory_order_acq_rel,
+                                                            std::memory_order_relaxed)) {
+      return;
+    }
+    leave_slow();
+  }
 
  private:
   Socket(int fd, bool owns) : fd_(fd), owns_(owns) {}
@@ -136,6 +150,7 @@ class Socket {
   // The ring path of io() (callers check netpoll::runs_in_ring first): nullopt means "use the
   // readiness loop".
   std::optional<Result<size_t>> ring_io(Mode mode, Deadline d, rt::netpoll::OpRequest* op);
+  void leave_slow();
   void finish_close();  // by the party that set kClosed
 
   static constexpr uint64_t kClosing = uint64_t{1} << 62;
