@@ -65,6 +65,7 @@ struct alignas(64) G {
   LocalSlot* locals = nullptr;  // goroutine-local storage, created on first use
   M* locked_m = nullptr;      // ThreadPin: the only M allowed to run this G
   uint32_t pin_depth = 0;
+  int32_t last_p = -1;        // id of the P that last ran it (stats: migrations)
   M* avoid_m = nullptr;       // GORT_DEBUG=migrate: do not resume on this M
   EhState eh;                 // exception-handling state while switched out (eh_state.hpp)
   bool closure_on_heap = false;

@@ -55,6 +55,9 @@ struct alignas(64) P {
 
   // Counters: written by the owner (relaxed), read by stats() from any thread.
   std::atomic<uint64_t> runs{0}, spawned{0}, exited{0}, steals{0}, stolen{0}, global_pulls{0};
+  // Goroutines resumed here that last ran on another P: their stack, descriptor and the data
+  // they touch change CPUs (a locality figure; a goroutine's first run is none).
+  std::atomic<uint64_t> migrations{0};
   // Where an M holding this P looked for work (find_runnable): non-blocking netpoll calls and
   // the goroutines they readied, reaps of the M's own io_uring that brought completions and
   // those completions, steal rounds (successful ones are `steals`), and the times the P was

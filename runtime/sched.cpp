@@ -785,6 +785,10 @@ void start_g(G* g, P* p) {
   if (tracing()) trace_run_start(p, g);
   p->running_g.store(g, std::memory_order_release);
   g->avoid_m = nullptr;
+  if (g->last_p != p->id) {
+    if (g->started) count(p->migrations);
+    g->last_p = p->id;
+  }
   g->set_status(GStatus::kRunnable, GStatus::kRunning);
   m->curg = g;
   if (!g->started) start_g(g, p);

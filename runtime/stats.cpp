@@ -67,6 +67,7 @@ SchedulerStats stats() {
     ps.steals = p->steals.load(std::memory_order_relaxed);
     ps.stolen_goroutines = p->stolen.load(std::memory_order_relaxed);
     ps.global_pulls = p->global_pulls.load(std::memory_order_relaxed);
+    ps.migrations = p->migrations.load(std::memory_order_relaxed);
     ps.polls = p->polls.load(std::memory_order_relaxed);
     ps.polled_goroutines = p->polled.load(std::memory_order_relaxed);
     ps.ring_reaps = p->ring_reaps.load(std::memory_order_relaxed);
@@ -95,9 +96,9 @@ std::string SchedulerStats::to_string() const {
   for (size_t i = 0; i < processors.size(); ++i) {
     const ProcessorStats& p = processors[i];
     absl::StrAppendFormat(&out,
-                          "  P%d: runs=%d spawned=%d steals=%d/%d stolen=%d global_pulls=%d "
+                          "  P%d: runs=%d migrations=%d spawned=%d steals=%d/%d stolen=%d global_pulls=%d "
                           "polls=%d/%d ring_reaps=%d/%d idles=%d runq=%d\n",
-                          i, p.runs, p.spawned, p.steals, p.steal_rounds, p.stolen_goroutines,
+                          i, p.runs, p.migrations, p.spawned, p.steals, p.steal_rounds, p.stolen_goroutines,
                           p.global_pulls, p.polled_goroutines, p.polls, p.ring_reaped,
                           p.ring_reaps, p.idles, p.run_queue_length);
   }

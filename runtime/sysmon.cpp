@@ -166,11 +166,13 @@ bool wake_for_waiting_work(bool* global_was_queued, bool* runnext_seen) {
 // apart give the rates, e.g. per message of a server on a machine without a profiler.
 void schedtrace(int64_t start) {
   std::string queues;
-  uint64_t runs = 0, polls = 0, polled = 0, reaps = 0, reaped = 0, steal_rounds = 0, steals = 0,
-           idles = 0;
+  uint64_t runs = 0, migrations = 0, polls = 0, polled = 0, reaps = 0, reaped = 0,
+           steal_rounds = 0, steals = 0, stolen = 0, idles = 0;
   for (P* p : sched->allp) {
     absl::StrAppend(&queues, queues.empty() ? "" : " ", p->runq.size());
     runs += p->runs.load(std::memory_order_relaxed);
+    migrations += p->migrations.load(std::memory_order_relaxed);
+    stolen += p->stolen.load(std::memory_order_relaxed);
     polls += p->polls.load(std::memory_order_relaxed);
     polled += p->polled.load(std::memory_order_relaxed);
     reaps += p->ring_reaps.load(std::memory_order_relaxed);
@@ -181,15 +183,16 @@ void schedtrace(int64_t start) {
   }
   std::string line = absl::StrFormat(
       "SCHED %dms: procs=%d idleprocs=%d threads=%d spinningthreads=%d blocking=%d "
-      "globalrunq=%d runq=[%s] runs=%d parks=%d wakes=%d polls=%d/%d ringreaps=%d/%d "
-      "steals=%d/%d idles=%d idlepolled=%d sysmonpolls=%d fdwatchreqs=%d\n",
+      "globalrunq=%d runq=[%s] runs=%d migrations=%d parks=%d wakes=%d polls=%d/%d "
+      "ringreaps=%d/%d steals=%d/%d stolen=%d idles=%d idlepolled=%d sysmonpolls=%d "
+      "fdwatchreqs=%d\n",
       (now_ns() - start) / 1000000, sched->procs, sched->npidle.load(), [] {
         std::lock_guard<RankedMutex> lock(sched->lock);
         return static_cast<int>(sched->allm.size());
       }(), sched->nmspinning.load(), sched->nmblocking.load(), sched->runq.size(), queues, runs,
-      sched->thread_parks.load(std::memory_order_relaxed),
+      migrations, sched->thread_parks.load(std::memory_order_relaxed),
       sched->thread_wakes.load(std::memory_order_relaxed), polled, polls, reaped, reaps, steals,
-      steal_rounds, idles, sched->idle_polled.load(std::memory_order_relaxed),
+      steal_rounds, stolen, idles, sched->idle_polled.load(std::memory_order_relaxed),
       sched->sysmon_polls.load(std::memory_order_relaxed),
       sched->fd_watch_requests.load(std::memory_order_relaxed));
   std::fwrite(line.data(), 1, line.size(), stderr);

@@ -465,6 +465,58 @@ TEST(Scheduler, StealingSpreadsWorkAcrossProcessors) {
   EXPECT_GT(moved, 0u) << st.to_string();
 }
 
+uint64_t total_migrations(const gort::SchedulerStats& st) {
+  uint64_t n = 0;
+  for (const auto& p : st.processors) n += p.migrations;
+  return n;
+}
+
+TEST(Scheduler, MigrationsCountResumptionsOnAnotherProcessor) {
+  // One P: goroutines that start, park and resume in every way never change processors (and a
+  // first run is no migration).
+  gort::SchedulerStats one;
+  gort::run([&] {
+    gort::Chan<int> ping, pong;
+    gort::WaitGroup wg;
+    wg.add(2);
+    gort::go([&] {
+      for (int i = 0; i < 100; ++i) pong.send(*ping.recv());
+      wg.done();
+    });
+    gort::go([&] {
+      for (int i = 0; i < 100; ++i) gort::yield();
+      wg.done();
+    });
+    for (int i = 0; i < 100; ++i) {
+      ping.send(i);
+      (void)pong.recv();
+    }
+    wg.wait();
+    one = gort::stats();
+  }, gort::Config{.procs = 1});
+  EXPECT_EQ(total_migrations(one), 0u) << one.to_string();
+  EXPECT_NE(one.to_string().find("migrations=0"), std::string::npos) << one.to_string();
+
+  // Two Ps, and every yield moves the goroutine to another thread (the debug mode). The thread
+  // it left keeps its P until it finds nothing, so the goroutine resumes on the other P; only
+  // a third thread that took over the P it left meanwhile could run it there again.
+  gort::SchedulerStats two;
+  gort::run([&] {
+    gort::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      for (int i = 0; i < 100; ++i) gort::yield();
+      wg.done();
+    });
+    wg.wait();
+    two = gort::stats();
+  }, gort::Config{.procs = 2, .migrate_on_yield = true});
+  uint64_t runs = 0;
+  for (const auto& p : two.processors) runs += p.runs;
+  EXPECT_GE(total_migrations(two), 50u) << two.to_string();
+  EXPECT_LE(total_migrations(two), runs) << two.to_string();
+}
+
 TEST(Scheduler, CountsTheTimesAProcessorFoundNothingToRun) {
   // One P, one goroutine that sleeps: each sleep leaves the P with nothing to run, so the P is
   // given back (and its thread waits for the timer) once per sleep.
