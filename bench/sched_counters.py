@@ -7,24 +7,27 @@ For each gort run in the log (echo or HTTP) it takes the busiest interval betwee
 consecutive `SCHED` lines (the one with the most goroutine runs: inside the measured window) and
 divides each counter's growth over it by the messages (or requests) that the interval carried,
 at the run's measured rate. The medians over the repetitions go in one table per scenario. On
-a machine without perf, this is where the scheduler's CPU goes: runs, thread parks and wakes,
-polls and how much each found, own-ring reaps, steal rounds, idle moments.
+a machine without perf, this is where the scheduler's CPU goes: runs and how many of them
+changed processor (migrations), thread parks and wakes, polls and how much each found, own-ring
+reaps, steal rounds and what the steals took, idle moments.
 """
 import re
 import statistics
 import sys
 
 HEAD = re.compile(r"^### (echo|http) scenario=\w+ conns=(\d+) server=(\S+) rep=(\d+)")
-SCHED = re.compile(r"^SCHED (\d+)ms: .* runs=(\d+) parks=(\d+) wakes=(\d+) polls=(\d+)/(\d+) "
-                   r"ringreaps=(\d+)/(\d+) steals=(\d+)/(\d+) idles=(\d+) idlepolled=(\d+) "
-                   r"sysmonpolls=(\d+)")
-FIELDS = ["runs", "parks", "wakes", "polled", "polls", "reaped", "reaps", "steals",
-          "steal_rounds", "idles", "idlepolled", "sysmonpolls"]
+# `migrations` and `stolen` came with 8cb9f02; logs from before it have neither (then 0).
+SCHED = re.compile(r"^SCHED (\d+)ms: .* runs=(\d+) (?:migrations=(\d+) )?parks=(\d+) wakes=(\d+) "
+                   r"polls=(\d+)/(\d+) ringreaps=(\d+)/(\d+) steals=(\d+)/(\d+) "
+                   r"(?:stolen=(\d+) )?idles=(\d+) idlepolled=(\d+) sysmonpolls=(\d+)")
+FIELDS = ["runs", "migrations", "parks", "wakes", "polled", "polls", "reaped", "reaps", "steals",
+          "steal_rounds", "stolen", "idles", "idlepolled", "sysmonpolls"]
 ECHO_RATE = re.compile(r"^RESULT msgs_per_s=([0-9.]+)")
 HTTP_RATE = re.compile(r"^Requests/sec:\s+([0-9.]+)")
 
 COLUMNS = [  # (title, function of the per-message dict)
     ("runs", lambda d: d["runs"]),
+    ("migrations", lambda d: d["migrations"]),
     ("thread parks", lambda d: d["parks"]),
     ("thread wakes", lambda d: d["wakes"]),
     ("polls", lambda d: d["polls"]),
@@ -32,6 +35,7 @@ COLUMNS = [  # (title, function of the per-message dict)
     ("own-ring reaps", lambda d: d["reaps"]),
     ("steal rounds", lambda d: d["steal_rounds"]),
     ("steals", lambda d: d["steals"]),
+    ("stolen", lambda d: d["stolen"]),
     ("P idle", lambda d: d["idles"]),
     ("readied by idle threads", lambda d: d["idlepolled"]),
 ]
@@ -51,7 +55,7 @@ def parse(path):
             continue
         m = SCHED.match(line)
         if m:
-            cur["sched"].append((int(m[1]), dict(zip(FIELDS, map(int, m.groups()[1:])))))
+            cur["sched"].append((int(m[1]), dict(zip(FIELDS, (int(v or 0) for v in m.groups()[1:])))))
             continue
         m = (ECHO_RATE if cur["scenario"] == "echo" else HTTP_RATE).match(line)
         if m:
