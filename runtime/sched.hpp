@@ -53,12 +53,12 @@ struct Sched {
       idle_polled{0}, fd_watch_requests{0}, sysmon_rounds{0};
 
   // Timers (timer.hpp). `timers` holds those armed without a P. The timer M is the idle M that
-  // sleeps on its futex until the earliest deadline (sched.cpp, idle_park); timer_sleep_until is
+  // sleeps on its futex until the earliest deadline (idle.cpp, idle_park); timer_sleep_until is
   // that deadline, kNoTimer while nobody sleeps so (or while it computes it).
   TimerHeap timers;
   std::atomic<M*> timer_m{nullptr};
   std::atomic<int64_t> timer_sleep_until{kNoTimer};
-  // The idle M blocked in the poller (sched.cpp, fd_watch_wanted): one at most, and only while no
+  // The idle M blocked in the poller (idle.cpp, fd_watch_wanted): one at most, and only while no
   // P runs goroutines or while sysmon asks for it (fd_watch_requested, a hint: relaxed).
   std::atomic<M*> fd_watcher{nullptr};
   std::atomic<bool> fd_watch_requested{false};
@@ -167,5 +167,28 @@ void inject_own(G* list);
 // Submits what m's goroutines queued in its own io_uring ring and queues what completed, with
 // inject_own. Only m's thread can reap that ring. False when nothing came back (or no ring).
 bool reap_own_ring(M* m);
+
+// Shared by sched.cpp and idle.cpp --------------------------------------------------------------
+
+// An idle M woken by at most this many goroutines (its own ring's completions, or what the fds
+// it watched readied) runs them alone, waking no other thread (idle_park).
+constexpr uint32_t kRunAloneBatch = 4;
+// Parks an M that found nothing to run until it holds a P again, or shutdown (idle.cpp).
+void idle_park(M* m);
+// Puts an M without a role to sleep until unparked (consuming the permit); an M with an
+// io_uring ring sleeps in it and may return the goroutines that completed (*n of them).
+G* sleep_m(M* m, uint32_t* n);
+// Whether an idle M should block in the poller as the fd watcher (idle.cpp says when).
+bool fd_watch_wanted();
+void release_fd_watch();
+void release_timer_role();
+// P ownership (sched.cpp). pidle_put and pidle_get require Sched::lock.
+void acquirep(M* m, P* p);
+P* releasep(M* m);
+void pidle_put(P* p);
+P* pidle_get();
+// Hands p to an idle M (preferring one without a role) or a new thread; `spinning`: it
+// starts as a spinning M (the caller counted it in nmspinning).
+void startm(P* p, bool spinning);
 
 }  // namespace gort::rt

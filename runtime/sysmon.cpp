@@ -44,7 +44,7 @@ constexpr int64_t kScavengeEveryNs = 1'000'000'000;
 constexpr int64_t kTimerGraceNs = 1'000'000;
 constexpr int64_t kNetpollStaleNs = 10'000'000;  // Go: sysmon polls after 10 ms without a poll
 // Fds nobody watched while a P idled: no idle M blocks in the poller while a P runs goroutines
-// (sched.cpp, fd_watch_wanted), since that P's M polls when it runs out of them. One that keeps
+// (idle.cpp, fd_watch_wanted), since that P's M polls when it runs out of them. One that keeps
 // computing does not: after this long without a poll sysmon polls, and asks idle Ms to watch for
 // kFdWatchHoldNs, for as long as some P keeps running one goroutine (schedtick unchanged).
 constexpr int64_t kUnwatchedFdsNs = 1'000'000;

@@ -1,5 +1,5 @@
 // Timers: the heaps and the stop/run protocol. The design and who runs timers are described in
-// timer.hpp; the sleeping "timer M" lives in sched.cpp (timer_armed, idle_park).
+// timer.hpp; the sleeping "timer M" lives in idle.cpp (idle_park; timer_armed in sched.cpp wakes it).
 #include "runtime/timer.hpp"
 
 #include <sched.h>
@@ -63,7 +63,7 @@ void pop_head(TimerHeap* h) {
   }
 }
 
-// Requires h->mu. seq_cst: the store half of the timer M's store-buffering pattern (sched.cpp).
+// Requires h->mu. seq_cst: the store half of the timer M's store-buffering pattern (idle.cpp, idle_park).
 void publish_min(TimerHeap* h) {
   h->min_when.store(h->heap.empty() ? kNoTimer : h->heap[0].when, std::memory_order_seq_cst);
 }

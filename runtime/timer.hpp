@@ -22,7 +22,7 @@
 //     switch that does not hold a wait-queue lock (only the min_when load when no timer is due);
 //   - any M on its last steal pass (expired timers of every other P, idle ones included);
 //   - the "timer M": the last M to go idle while timers are pending sleeps on its futex until
-//     the earliest deadline over all heaps and then runs every expired timer (sched.cpp).
+//     the earliest deadline over all heaps and then runs every expired timer (idle.cpp).
 //   - sysmon, as a backstop: a timer overdue by more than 1 ms (e.g. on a P that only switches
 //     directly under wait-queue locks, where timers are not run) is run by sysmon itself; what
 //     it readies goes to the global queue.
@@ -90,7 +90,7 @@ int64_t run_timers(TimerHeap* h, int64_t now, bool* ran = nullptr);
 int64_t earliest_timer();
 // Callbacks running now (popped from their heap, not yet returned). While one runs, its heap
 // may look empty although the callback is about to ready a goroutine or re-arm itself; the
-// deadlock check must not conclude from that moment (check_deadlock in sched.cpp).
+// deadlock check must not conclude from that moment (check_deadlock in idle.cpp).
 int64_t timers_in_flight();
 // Runs expired timers of every heap (the timer M, the last steal pass); true if any fn ran.
 bool run_all_timers(int64_t now);
