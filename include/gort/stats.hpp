@@ -11,8 +11,8 @@ namespace gort {
 struct ProcessorStats {
   uint64_t runs = 0;          // goroutines this processor resumed (a yield that finds nothing
                               // else to run resumes its own goroutine, and counts)
-  uint64_t migrations = 0;    // of those, goroutines that last ran on another thread (their
-                              // stack and descriptor moved between cores: a locality figure)
+  uint64_t migrations = 0;    // of those, goroutines that last ran on another processor (their
+                              // stack and data moved to another thread's CPU: a locality figure)
   uint64_t spawned = 0;       // goroutines created while running on it
   uint64_t steals = 0;        // successful steals by this processor
   uint64_t stolen_goroutines = 0;  // goroutines moved in by those steals
