@@ -9,7 +9,7 @@
 # Environment:
 #   REPS=5                       repetitions per runtime (DESIGN §7 asks for >= 5)
 #   PROCS="1 2"                  processor counts (GOMAXPROCS for Go)
-#   WORKLOADS="spawn skynet skynet_chan fib yield parked mutex timers pingpong ring mpmc select2 select4"
+#   WORKLOADS="spawn skynet skynet_chan fib yield parked mutex timers pingpong ring mpmc select2 select4 tcpecho"
 #   RUN_TIMEOUT=300              seconds per single run
 #   OUT=path.md                  report path (default bench/results/<date>-<hash>-core.md)
 #   LOG=path                     append every run's stdout+stderr (checks, gort stats) there
@@ -28,7 +28,7 @@ cd "$root"
 build_dir="${1:-${GORT_BUILD_DIR:-build}}"
 REPS="${REPS:-5}"
 PROCS="${PROCS:-1 2}"
-WORKLOADS="${WORKLOADS:-spawn skynet skynet_chan fib yield parked mutex timers pingpong ring mpmc select2 select4}"
+WORKLOADS="${WORKLOADS:-spawn skynet skynet_chan fib yield parked mutex timers pingpong ring mpmc select2 select4 tcpecho}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-300}"
 
 gort_bin=""
@@ -215,6 +215,7 @@ bars = {
     "mpmc": (None, None, None, "— (informational)"),
     "select2": (None, None, None, "— (informational)"),
     "select4": (None, None, None, "— (informational)"),
+    "tcpecho": (None, None, None, "— (informational)"),
 }
 
 o = []

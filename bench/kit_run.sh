@@ -18,7 +18,7 @@
 #                                 there at 1 proc) from one of running on two cores
 # NET_REPS=5 NET_DURATION=2 NET_WARMUP=1 CONNS="100 1000" CLIENT_N=8
 # CORE_REPS=3 CORE_PROCS="1 2 4 8 16" (capped at nproc)
-# CORE_WORKLOADS="skynet_chan fib mpmc mutex pingpong ring select4"
+# CORE_WORKLOADS="skynet_chan fib mpmc mutex pingpong ring select4 tcpecho"
 # net.log keeps every run's output, with gort's schedtrace lines (one a second: the scheduler's
 # counters, the only view of where its CPU goes on a machine without perf); sched.md turns them
 # into counters per message (bench/sched_counters.py).
@@ -38,7 +38,7 @@ CONNS="${CONNS:-100 1000}"
 CLIENT_N="${CLIENT_N:-8}"
 CORE_REPS="${CORE_REPS:-3}"
 CORE_PROCS="${CORE_PROCS:-1 2 4 8 16}"
-CORE_WORKLOADS="${CORE_WORKLOADS:-skynet_chan fib mpmc mutex pingpong ring select4}"
+CORE_WORKLOADS="${CORE_WORKLOADS:-skynet_chan fib mpmc mutex pingpong ring select4 tcpecho}"
 
 # The kit's programs are patched for /tmp/gort-kit (bench/pack_kit.sh KIT_PREFIX).
 if [[ "$(cd "$kit_src" && pwd)" != "$prefix" ]]; then

@@ -15,6 +15,7 @@
 
 #include <gort/gort.hpp>
 #include <gort/chan.hpp>
+#include <gort/net.hpp>
 #include <gort/select.hpp>
 
 #include <atomic>
@@ -440,6 +441,83 @@ Result run_skynet_chan(int64_t n) {
   return r;
 }
 
+// ---- tcpecho: in-process TCP echo over loopback (same as bench/peers/go/net_workloads.go) ----
+// kTcpEchoConns connections, each with a client goroutine that sends 64 bytes and waits for them
+// to come back, and a server goroutine that echoes; n round trips in all; ns per round trip.
+// Both ends live in this process, so at 2 procs both CPUs run the runtime under test: the
+// scaling from 1 to 2 procs shows what spreading network work over threads costs (wake-ups,
+// polls, stealing, shared cache lines), which the echo benchmark's external client hides on a
+// machine where it shares the CPUs.
+
+constexpr int kTcpEchoConns = 100;
+constexpr size_t kTcpEchoSize = 64;
+
+Result run_tcpecho(int64_t n) {
+  Result r{0, "ns_per_roundtrip"};
+  auto ln = gort::net::listen_tcp("127.0.0.1:0");
+  if (!check(ln.ok(), "listen on 127.0.0.1:0")) return {0, "", nullptr, false};
+  auto addr = ln->local_address();
+  if (!check(addr.ok(), "listener address")) return {0, "", nullptr, false};
+  std::atomic<int64_t> served{0};
+  gort::WaitGroup servers;
+  servers.add(kTcpEchoConns);
+  gort::go([&] {
+    for (int i = 0; i < kTcpEchoConns; ++i) {
+      auto c = ln->accept();
+      if (!c) {
+        servers.done();
+        continue;
+      }
+      (void)c->set_nodelay(true);
+      gort::go([&, conn = *c]() mutable {
+        char buf[4096];
+        while (auto got = conn.read(buf, sizeof buf)) {
+          if (*got == 0 || !conn.write_all(buf, *got)) break;
+          served.fetch_add(static_cast<int64_t>(*got), std::memory_order_relaxed);
+        }
+        conn.close();
+        servers.done();
+      });
+    }
+  });
+  std::vector<gort::net::Conn> conns;
+  for (int i = 0; i < kTcpEchoConns; ++i) {
+    auto c = gort::net::dial(*addr);
+    if (!check(c.ok(), "dial " + addr->to_string())) return {0, "", nullptr, false};
+    (void)c->set_nodelay(true);
+    conns.push_back(*c);
+  }
+  const int64_t per = n / kTcpEchoConns;
+  std::atomic<int64_t> bad{0};
+  gort::WaitGroup clients;
+  clients.add(kTcpEchoConns);
+  auto start = Clock::now();
+  for (int i = 0; i < kTcpEchoConns; ++i) {
+    gort::go([&, conn = conns[static_cast<size_t>(i)], i]() mutable {
+      char out[kTcpEchoSize], in[kTcpEchoSize];
+      for (int64_t k = 0; k < per; ++k) {
+        std::memset(out, static_cast<int>((i + k) & 0xff), sizeof out);
+        if (!conn.write_all(out, sizeof out) || !conn.read_exact(in, sizeof in) ||
+            std::memcmp(in, out, sizeof in) != 0) {
+          bad.fetch_add(1, std::memory_order_relaxed);
+          break;
+        }
+      }
+      clients.done();
+    });
+  }
+  clients.wait();
+  const double ns = ns_since(start);
+  for (auto& c : conns) c.close();
+  servers.wait();
+  const int64_t want = per * kTcpEchoConns * static_cast<int64_t>(kTcpEchoSize);
+  r.ok = check(bad.load() == 0, "every round trip came back intact") &&
+         check(served.load() == want, "server echoed " + std::to_string(served.load()) +
+                                          " bytes (want " + std::to_string(want) + ")");
+  r.value = ns / static_cast<double>(per * kTcpEchoConns);
+  return r;
+}
+
 struct Workload {
   const char* name;
   int64_t default_n;    // standard size (what compare.sh runs)
@@ -460,6 +538,7 @@ constexpr Workload kWorkloads[] = {
     {"parked", 1'000'000, run_parked},
     {"timers", 1'000'000, run_timers},
     {"mutex", 10'000'000, run_mutex},
+    {"tcpecho", 400'000, run_tcpecho},
 };
 
 [[noreturn]] void usage(const char* msg) {

@@ -9,7 +9,8 @@
 //
 // with the units and standard sizes of gort_macro; checks go to stderr. Exit status: 0 ok,
 // 1 a check failed (no RESULT line then), 2 usage error, 3 workload Boost.Fiber has no
-// counterpart for (select2/select4: Boost.Fiber has no select).
+// counterpart for (select2/select4: Boost.Fiber has no select; tcpecho: it has no network
+// integration, a fiber blocked in a socket call blocks its thread).
 //
 // Scheduling: --procs N > 1 runs N threads (main + N-1 workers) under algo::work_stealing(N),
 // Boost's own M:N scheduler. work_stealing cannot run on one thread (its steal loop looks for a
@@ -525,6 +526,7 @@ constexpr Workload kWorkloads[] = {
     {"yield", 10'000'000, run_yield},
     {"parked", 1'000'000, run_parked},
     {"timers", 1'000'000, run_timers},
+    {"tcpecho", 400'000, nullptr},
     {"mutex", 10'000'000, run_mutex},
 };
 

@@ -31,6 +31,7 @@ var workloads = map[string]workload{
 	"mutex":       {10_000_000, runMutex},
 	"parked":      {1_000_000, runParked},
 	"timers":      {1_000_000, runTimers},
+	"tcpecho":     {400_000, runTCPEcho},
 }
 
 func names() string {
