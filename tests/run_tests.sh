@@ -7,7 +7,7 @@
 #   CTEST_ARGS      extra ctest arguments, e.g. '-L concurrency'
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$root/.ci/install-deps" wrk redis-tools curl gdb  # wrk, redis-cli, curl: the example servers' tests; gdb: runtime/gort_gdb.py's
+bash "$root/.ci/install-deps" wrk redis-tools curl gdb python3  # wrk, redis-cli, curl, python3: the example servers' tests; gdb: runtime/gort_gdb.py's
 san="${GORT_SANITIZE:-}"
 ctx="${GORT_CONTEXT:-asm}"
 suffix=""
