@@ -290,6 +290,22 @@ if "fib" in workloads and 1 in procs:
         o.append(f"| {rt} | " + " | ".join(cells) + f" | {bar} |")
     o.append("")
 
+if "tcpecho" in workloads and 1 in procs and len(procs) > 1:
+    # Round trips per second at N procs over those at 1 (medians): what more threads buy a
+    # network workload whose both ends run on the runtime. No bar (bench/README.md).
+    o.append("## tcpecho speedup (time per round trip at 1 proc / at N procs, medians)\n")
+    o.append("| runtime | " + " | ".join(f"{p} procs" for p in procs if p != 1) + " |")
+    o.append("|---|" + "---|" * len([p for p in procs if p != 1]))
+    for rt in ("gort", "go"):
+        cells = []
+        for p in procs:
+            if p == 1:
+                continue
+            a, b = med((rt, "tcpecho", 1)), med((rt, "tcpecho", p))
+            cells.append("—" if a is None or b is None or b == 0 else f"{a / b:.2f}×")
+        o.append(f"| {rt} | " + " | ".join(cells) + " |")
+    o.append("")
+
 o.append("## Raw values\n")
 for wl in workloads:
     for p in procs:
