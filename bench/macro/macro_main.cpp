@@ -18,6 +18,7 @@
 #include <gort/net.hpp>
 #include <gort/select.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -483,11 +484,19 @@ Result run_tcpecho(int64_t n) {
   std::vector<gort::net::Conn> conns;
   for (int i = 0; i < kTcpEchoConns; ++i) {
     auto c = gort::net::dial(*addr);
-    if (!check(c.ok(), "dial " + addr->to_string())) return {0, "", nullptr, false};
+    if (!c.ok()) {
+      check(false, "dial " + addr->to_string() + ": " + c.error().message());
+      // The acceptor and the servers refer to this frame: end them before leaving it.
+      ln->close();
+      for (auto& open : conns) open.close();
+      servers.wait();
+      return {0, "", nullptr, false};
+    }
     (void)c->set_nodelay(true);
     conns.push_back(*c);
   }
-  const int64_t per = n / kTcpEchoConns;
+  check(true, std::to_string(kTcpEchoConns) + " connections to " + addr->to_string());
+  const int64_t per = std::max<int64_t>(1, n / kTcpEchoConns);
   std::atomic<int64_t> bad{0};
   gort::WaitGroup clients;
   clients.add(kTcpEchoConns);

@@ -51,10 +51,16 @@ func runTCPEcho(n int) (float64, string, string) {
 	conns := make([]net.Conn, tcpEchoConns)
 	for i := range conns {
 		c, err := net.Dial("tcp", ln.Addr().String())
-		check(err == nil, "dial %s (%v)", ln.Addr(), err)
+		if err != nil {
+			check(false, "dial %s (%v)", ln.Addr(), err)
+		}
 		conns[i] = c
 	}
+	check(true, "%d connections to %s", tcpEchoConns, ln.Addr())
 	per := n / tcpEchoConns
+	if per < 1 {
+		per = 1
+	}
 	var bad int64
 	var clients sync.WaitGroup
 	clients.Add(tcpEchoConns)
