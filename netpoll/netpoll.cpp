@@ -137,7 +137,8 @@ void waiter_removed() { g_waiters.all.fetch_sub(1, std::memory_order_seq_cst); }
 void ring_waiter_added() { g_waiters.ring.fetch_add(1, std::memory_order_relaxed); }
 void ring_waiter_removed() { g_waiters.ring.fetch_sub(1, std::memory_order_relaxed); }
 int64_t readiness_waiters() {
-  return g_waiters.all.load(std::memory_order_seq_cst) - g_waiters.ring.load(std::memory_order_relaxed);
+  return g_waiters.all.load(std::memory_order_seq_cst) -
+         g_waiters.ring.load(std::memory_order_relaxed);
 }
 
 G* poll(int64_t timeout_ns, uint32_t* n) {
