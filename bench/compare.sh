@@ -266,45 +266,37 @@ for wl in workloads:
         o.append(f"| {wl} | {p} | {unit} | {cell(g)} | {cell(h)} | {cell(f)} | {ratio} | {ratio_f} | {text} | {verdict} |")
 o.append("")
 
-if "fib" in workloads and 1 in procs:
-    o.append("## fib(35) fork-join speedup (time at 1 proc / time at N procs, medians)\n")
-    o.append("| runtime | " + " | ".join(f"{p} procs" for p in procs if p != 1) + " | bar |")
-    o.append("|---|" + "---|" * (len([p for p in procs if p != 1]) + 1))
-    for rt in ("gort", "go", "fiber"):
-        if rt == "fiber" and not meta["fiber_built"]:
-            continue
+def speedup_table(wl, title, runtimes, bar=None):
+    """Time at 1 proc / time at N procs (medians) per runtime; bar(rt, p, s) -> verdict text."""
+    others = [p for p in procs if p != 1]
+    o.append(f"## {title} (time at 1 proc / time at N procs, medians)\n")
+    o.append("| runtime | " + " | ".join(f"{p} procs" for p in others) + (" | bar |" if bar else " |"))
+    o.append("|---|" + "---|" * (len(others) + (1 if bar else 0)))
+    for rt in runtimes:
         cells = []
-        for p in procs:
-            if p == 1:
-                continue
-            a, b = med((rt, "fib", 1)), med((rt, "fib", p))
+        for p in others:
+            a, b = med((rt, wl, 1)), med((rt, wl, p))
             if a is None or b is None or b == 0:
                 cells.append("—")
             else:
-                s = a / b
-                c = f"{s:.2f}×"
-                if rt == "gort" and p == 2:
-                    c += " pass" if s >= 1.85 else " **miss**"
-                cells.append(c)
-        bar = {"gort": "≥ 1.85× at 2 procs", "go": "(Go measured 1.75× in §7)", "fiber": "—"}[rt]
-        o.append(f"| {rt} | " + " | ".join(cells) + f" | {bar} |")
+                cells.append(f"{a / b:.2f}×" + (bar(rt, p, a / b) if bar else ""))
+        row = f"| {rt} | " + " | ".join(cells) + " |"
+        if bar:
+            row += " " + {"gort": "≥ 1.85× at 2 procs", "go": "(Go measured 1.75× in §7)",
+                          "fiber": "—"}[rt] + " |"
+        o.append(row)
     o.append("")
 
+if "fib" in workloads and 1 in procs:
+    speedup_table("fib", "fib(35) fork-join speedup",
+                  [rt for rt in ("gort", "go", "fiber") if rt != "fiber" or meta["fiber_built"]],
+                  bar=lambda rt, p, s: (" pass" if s >= 1.85 else " **miss**")
+                  if rt == "gort" and p == 2 else "")
+
+# tcpecho: what more threads buy a network workload whose both ends run on the runtime. No bar
+# (bench/README.md).
 if "tcpecho" in workloads and 1 in procs and len(procs) > 1:
-    # Round trips per second at N procs over those at 1 (medians): what more threads buy a
-    # network workload whose both ends run on the runtime. No bar (bench/README.md).
-    o.append("## tcpecho speedup (time per round trip at 1 proc / at N procs, medians)\n")
-    o.append("| runtime | " + " | ".join(f"{p} procs" for p in procs if p != 1) + " |")
-    o.append("|---|" + "---|" * len([p for p in procs if p != 1]))
-    for rt in ("gort", "go"):
-        cells = []
-        for p in procs:
-            if p == 1:
-                continue
-            a, b = med((rt, "tcpecho", 1)), med((rt, "tcpecho", p))
-            cells.append("—" if a is None or b is None or b == 0 else f"{a / b:.2f}×")
-        o.append(f"| {rt} | " + " | ".join(cells) + " |")
-    o.append("")
+    speedup_table("tcpecho", "tcpecho speedup", ["gort", "go"])
 
 o.append("## Raw values\n")
 for wl in workloads:
